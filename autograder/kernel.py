@@ -1,0 +1,249 @@
+"""Inside the student's process: run the notebook's cells, then the probes.
+
+This module runs in the sandboxed child that the worker forks for one submission, after the
+isolation layers are applied.  It talks to its supervisor over two pipes: messages out (one JSON
+object per line, see `Channel`) and the probe payload in, which the supervisor sends only after
+the last cell has run, so no student cell ever has the probes' inputs in its process.
+
+Nothing here decides a verdict: probes return plain data, the judge outside compares it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from autograder import integrity, transport
+from autograder.probing import NotDefined
+
+CELL_FILENAME_PREFIX = "<ipython-input-"
+MAX_TRACEBACK_CHARS = 4000
+
+
+class Channel:
+    """Line-delimited JSON to the supervisor (write end) and the probe payload from it (read end)."""
+
+    def __init__(self, out_fd: int, in_fd: int):
+        self._out = os.fdopen(out_fd, "wb", buffering=0)
+        self._in = os.fdopen(in_fd, "rb", buffering=0)
+
+    def send(self, message: dict) -> None:
+        data = (transport.dumps(message) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = self._out.write(view)
+            view = view[written:]
+
+    def receive(self) -> Any:
+        chunks = []
+        while True:
+            chunk = self._in.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        return transport.loads(b"".join(chunks))
+
+
+def _make_shell():
+    """An IPython shell with notebook semantics but no terminal, GUI, history or shell escapes."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    class GradingShell(InteractiveShell):
+        def enable_gui(self, gui=None):  # %matplotlib inline needs no event loop
+            return None
+
+        def system(self, cmd):  # `!pip install x` and %pip: report, do not run
+            print(f"[grader] shell command not run during grading: !{cmd}\n"
+                  "[grader] the grader provides the course's packages; remove installs from your notebook.")
+
+        system_piped = system_raw = system
+
+        def showtraceback(self, *args, **kwargs):  # the grader records a trimmed traceback instead
+            return None
+
+        def showsyntaxerror(self, *args, **kwargs):
+            return None
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    config.InteractiveShell.autocall = 0
+    shell = GradingShell.instance(config=config)
+    shell.display_formatter.active_types = ["text/plain"]
+    return shell
+
+
+def trimmed_traceback(exc: BaseException, cell_names: dict[str, int]) -> str:
+    """The exception as a student needs it: only frames in their cells, then the error line."""
+    if isinstance(exc, SyntaxError):
+        where = cell_names.get(exc.filename or "", None)
+        location = f"cell {where}, line {exc.lineno}" if where is not None else f"line {exc.lineno}"
+        text = (exc.text or "").rstrip("\n")
+        lines = [f"SyntaxError: {exc.msg} ({location})"]
+        if text:
+            lines += [f"    {text}", "    " + " " * max((exc.offset or 1) - 1, 0) + "^"]
+        return "\n".join(lines)
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in cell_names:
+            frames.append(f'  cell {cell_names[frame.filename]}, line {frame.lineno}, in {frame.name}\n'
+                          f'    {frame.line or ""}'.rstrip())
+    text = "\n".join(["Traceback (most recent call last, your code only):", *frames] if frames else [])
+    summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    text = f"{text}\n{summary}" if text else summary
+    return text[-MAX_TRACEBACK_CHARS:]
+
+
+@dataclass
+class ProbeCall:
+    check: str
+    module: str
+    probe: str
+    inputs: Any
+    timeout: float
+
+
+class StudentSession:
+    """One submission's namespace: cells first, probes after, all in this process."""
+
+    def __init__(self, channel: Channel, cells: list[dict], skip: set[int]):
+        self.channel = channel
+        self.cells = cells
+        self.skip = skip
+        self.shell = _make_shell()
+        self.cell_names: dict[str, int] = {}
+        self.baseline = integrity.Baseline.capture(self.shell)
+
+    def run_cells(self) -> None:
+        for cell in self.cells:
+            index = cell["index"]
+            if index in self.skip:
+                continue
+            self.baseline.restore_transformers(self.shell)
+            self.channel.send({"op": "cell_start", "index": index})
+            started = time.perf_counter()
+            status, error = self._run_one(cell["source"])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.channel.send({"op": "cell_end", "index": index, "status": status, "error": error,
+                               "seconds": time.perf_counter() - started})
+
+    def _run_one(self, source: str) -> tuple[str, str | None]:
+        count = self.shell.execution_count
+        try:
+            result = self.shell.run_cell(source, store_history=True, silent=False)
+        except BaseException as exc:  # SystemExit and friends escaping IPython itself
+            return "error", trimmed_traceback(exc, self.cell_names)
+        finally:
+            self._name_cells(count)
+        exc = result.error_before_exec or result.error_in_exec
+        if exc is None:
+            return "ok", None
+        return "error", trimmed_traceback(exc, self.cell_names)
+
+    def _name_cells(self, count: int) -> None:
+        # IPython compiles cell N as "<ipython-input-N-hash>"; map it back to the notebook index.
+        import linecache
+
+        index = self._current_index(count)
+        for name in list(linecache.cache):
+            if name.startswith(f"{CELL_FILENAME_PREFIX}{count}-"):
+                self.cell_names[name] = index
+
+    def _current_index(self, count: int) -> int:
+        ran = [c["index"] for c in self.cells if c["index"] not in self.skip]
+        return ran[count - 1] if 0 < count <= len(ran) else -1
+
+    def run_probes(self, sources: dict[str, str], calls: list[ProbeCall], done: set[str]) -> None:
+        findings = self.baseline.findings(self.shell)
+        self.baseline.restore(self.shell)
+        self.channel.send({"op": "integrity", "findings": findings})
+        modules = {name: _load_probe_module(name, src) for name, src in sources.items()}
+        namespace = self.shell.user_ns
+        for call in calls:
+            if call.check in done:
+                continue
+            self.baseline.restore(self.shell)  # anything the previous probe's student code patched
+            self.channel.send({"op": "probe_start", "check": call.check})
+            started = time.perf_counter()
+            reply: dict = {"op": "probe_end", "check": call.check}
+            try:
+                probe = getattr(modules[call.module], call.probe)
+                _seed_everything(call.check)
+                output = probe(namespace, call.inputs)
+                reply.update(status="ok", output=output)
+            except NotDefined as exc:
+                reply.update(status="not_defined", error=str(exc))
+            except KeyboardInterrupt:
+                reply.update(status="interrupted", error="interrupted")
+            except BaseException as exc:
+                reply.update(status="error", error=trimmed_traceback(exc, self.cell_names))
+            reply["seconds"] = time.perf_counter() - started
+            try:
+                self.channel.send(reply)
+            except (transport.TransportError, TypeError, ValueError) as exc:
+                self.channel.send({"op": "probe_end", "check": call.check, "status": "error",
+                                   "error": f"the result could not be sent to the grader: {exc}",
+                                   "seconds": reply["seconds"]})
+
+
+def _load_probe_module(name: str, source: str) -> types.ModuleType:
+    module = types.ModuleType(f"autograder_probes_{name}")
+    exec(compile(source, f"<probes:{name}>", "exec"), module.__dict__)
+    return module
+
+
+def _seed_everything(check_id: str) -> None:
+    """Same seeds for the student and the reference, so training probes compare like for like."""
+    seed = zlib.crc32(check_id.encode())
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def student_main(channel: Channel, cells: list[dict], skip: set[int], done_probes: set[str],
+                 threads: int) -> None:
+    """Entry point in the forked, confined child; never returns."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(1, threads))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    session = StudentSession(channel, cells, skip)
+    session.run_cells()
+    sys.settrace(None)
+    threading.settrace(None)  # type: ignore[arg-type]
+    channel.send({"op": "want_probes"})
+    payload = channel.receive()
+    calls = [ProbeCall(**call) for call in payload["calls"]]
+    session.run_probes(payload["sources"], calls, done_probes)
+    channel.send({"op": "finished"})
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def decode_line(line: bytes) -> dict | None:
+    """Parse one message from the student process; None for anything malformed."""
+    try:
+        message = transport.loads(line)
+    except transport.TransportError:
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("op"), str):
+        return None
+    return message
+
