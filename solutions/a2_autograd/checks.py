@@ -1,0 +1,90 @@
+"""Hidden checks for a2_autograd: never released; inputs come from the secret seed."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from autograder.checks import Check
+from autograder.judging import compare, failed, jacobian_mismatch, passed
+
+THRESHOLDS = json.loads((Path(__file__).parent / "thresholds.json").read_text())
+
+
+def gradcheck_inputs(rng):
+    return {"x": rng.uniform(-1.0, 1.0, size=6)}
+
+
+def judge_gradcheck(case):
+    s, r = case.student, case.reference
+    verdict = jacobian_mismatch(s["analytic"], r["analytic"], output="out", wrt="input")
+    if verdict is None:
+        return passed("gradcheck passes in float64: backward is the derivative of forward")
+    consistent = jacobian_mismatch(s["analytic"], s["numeric"], output="out", wrt="input", rtol=1e-4, atol=1e-5)
+    verdict.message = ("backward's gradient (float64) differs from the derivative of P3. " + verdict.message
+                       + ("\ntorch.autograd.gradcheck on your Function fails too: backward is not the "
+                          "derivative of your forward." if consistent is not None else ""))
+    return verdict
+
+
+def saved_inputs(rng):
+    return {"x": rng.uniform(-1.0, 1.0, size=5)}
+
+
+def judge_saved(case):
+    if not case.student["has_grad_fn"]:
+        return failed("the output of LegendrePolynomial3.apply has no grad_fn: forward must not detach its result")
+    if case.student["saved"] == 0:
+        return failed("nothing was saved with ctx.save_for_backward (out.grad_fn.saved_tensors is empty); "
+                      "save the input in forward with ctx.save_for_backward(input) and read it in backward "
+                      "with ctx.saved_tensors: tensors stored as plain ctx attributes escape autograd's "
+                      "checks for in-place changes and leak memory", diagnosis="no-save-for-backward")
+    return passed("forward saves its input with ctx.save_for_backward")
+
+
+def polynomial_inputs(rng):
+    return {"coefficients": rng.uniform(-2, 2, size=4).tolist(), "x": rng.uniform(-3, 3, size=50)}
+
+
+def judge_polynomial_forward(case):
+    return (compare(case.student["y"], case.reference["y"], name="Polynomial3()(x) with a, b, c, d set",
+                    rtol=1e-5, atol=1e-5)
+            or passed("forward computes a + b x + c x^2 + d x^3"))
+
+
+def train_inputs(rng):
+    """The lecture's fit of sin(x), with an amplitude and phase the student never saw."""
+    x = np.linspace(-math.pi, math.pi, 2000, dtype=np.float32)
+    amplitude, phase = rng.uniform(0.8, 1.2), rng.uniform(-0.3, 0.3)
+    y = (amplitude * np.sin(x + phase)).astype(np.float32)
+    return {"x": x, "y": y, "steps": 2000, "learning_rate": 5e-6}
+
+
+def judge_final_loss(case):
+    losses = case.student["losses"]
+    threshold = THRESHOLDS["final_loss_max"]
+    details = {"curve": losses, "reference_curve": case.reference["losses"], "threshold": threshold,
+               "ylabel": "loss", "xlabel": "step"}
+    if len(losses) != case.inputs["steps"]:
+        return failed(f"{len(losses)} losses returned for steps={case.inputs['steps']}", details=details)
+    final = losses[-1]
+    reference = case.reference["losses"][-1]
+    if not math.isfinite(final) or final > threshold:
+        return failed(f"final loss {final:.6g} after {len(losses)} steps; it must be below {threshold:.4g} "
+                      f"(the reference reaches {reference:.4g})", details=details)
+    return passed(f"final loss {final:.4g} is below {threshold:.4g} (reference {reference:.4g})", details=details)
+
+
+def same_training_run(a, b):
+    """Two runs behave alike when their loss curves agree (NaN where the other diverges too)."""
+    return compare(a["losses"], b["losses"], name="losses", rtol=1e-3, atol=1e-3) is None
+
+
+CHECKS = [
+    Check("q1.gradcheck", probe="legendre_gradcheck", inputs=gradcheck_inputs, judge=judge_gradcheck),
+    Check("q1.saved_tensors", probe="legendre_saved", inputs=saved_inputs, judge=judge_saved),
+    Check("q2.forward", probe="polynomial_forward", inputs=polynomial_inputs, judge=judge_polynomial_forward),
+    Check("q3.final_loss", probe="train_full", inputs=train_inputs, judge=judge_final_loss,
+          resembles=same_training_run),
+]

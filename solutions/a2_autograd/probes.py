@@ -1,0 +1,62 @@
+"""Hidden probes for a2_autograd (run inside the sandbox, on the student's namespace)."""
+
+import torch
+
+from autograder.probing import need, need_subclass
+
+
+def _jacobians(fn, x):
+    """Analytic Jacobian from the student's backward and a central-difference one from forward."""
+    n = x.numel()
+    analytic = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        xi = x.detach().clone().requires_grad_(True)
+        out = fn(xi).reshape(-1)
+        grad, = torch.autograd.grad(out[i], xi, allow_unused=True)
+        if grad is not None:
+            analytic[i] = grad.reshape(-1)
+    numeric = torch.zeros(n, n, dtype=torch.float64)
+    eps = 1e-6
+    with torch.no_grad():
+        for j in range(n):
+            step = torch.zeros(n, dtype=torch.float64)
+            step[j] = eps
+            plus = fn(x.detach() + step.reshape(x.shape)).reshape(-1)
+            minus = fn(x.detach() - step.reshape(x.shape)).reshape(-1)
+            numeric[:, j] = (plus - minus) / (2 * eps)
+    return analytic, numeric
+
+
+def legendre_gradcheck(ns, inputs):
+    P3 = need_subclass(ns, "LegendrePolynomial3", torch.autograd.Function)
+    x = torch.as_tensor(inputs["x"], dtype=torch.float64)
+    analytic, numeric = _jacobians(P3.apply, x)
+    try:
+        ok = bool(torch.autograd.gradcheck(P3.apply, (x.clone().requires_grad_(True),), raise_exception=False))
+    except Exception:
+        ok = False
+    return {"analytic": analytic, "numeric": numeric, "gradcheck": ok}
+
+
+def legendre_saved(ns, inputs):
+    P3 = need_subclass(ns, "LegendrePolynomial3", torch.autograd.Function)
+    x = torch.as_tensor(inputs["x"]).clone().requires_grad_(True)
+    y = P3.apply(x)
+    saved = y.grad_fn.saved_tensors if y.grad_fn is not None else ()
+    return {"saved": len(saved), "has_grad_fn": y.grad_fn is not None}
+
+
+def polynomial_forward(ns, inputs):
+    Polynomial3 = need_subclass(ns, "Polynomial3", torch.nn.Module)
+    model = Polynomial3()
+    with torch.no_grad():
+        for name, value in zip("abcd", inputs["coefficients"]):
+            getattr(model, name).fill_(float(value))
+    return {"y": model(torch.as_tensor(inputs["x"]))}
+
+
+def train_full(ns, inputs):
+    train_legendre = need(ns, "train_legendre")
+    params, losses = train_legendre(torch.as_tensor(inputs["x"]), torch.as_tensor(inputs["y"]),
+                                    steps=inputs["steps"], learning_rate=inputs["learning_rate"])
+    return {"losses": [float(v) for v in losses], "params": {k: float(v) for k, v in params.items()}}
