@@ -79,10 +79,21 @@ class Baseline:
         return baseline
 
     def findings(self, shell) -> list[str]:
-        found = []
+        """What differs from the baseline.  Builtins are compared and put back first, using only
+        dict operations and `is`, because the rest of this code needs genuine builtins."""
+        builtins_now = vars(builtins)
+        builtins_then = self.modules["builtins"]
+        changed = [key for key, value in builtins_then.items()
+                   if key not in IGNORED_NAMES and key in builtins_now and builtins_now[key] is not value]
+        replaced = {key: builtins_now[key] for key in changed}
+        for key in changed:
+            builtins_now[key] = builtins_then[key]
+        found = [f"builtins.{key} was replaced by {_describe(value)}" for key, value in replaced.items()]
         for name, module in self.module_objects.items():
             if sys.modules.get(name) is not module:
                 found.append(f"sys.modules[{name!r}] was replaced by {_describe(sys.modules.get(name))}")
+            if name == "builtins":
+                continue
             current = vars(module)
             for key, original in self.modules[name].items():
                 if key in IGNORED_NAMES or key not in current:

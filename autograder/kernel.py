@@ -125,20 +125,30 @@ class StudentSession:
         self.shell = _make_shell()
         self.cell_names: dict[str, int] = {}
         self.baseline = integrity.Baseline.capture(self.shell)
+        self.findings: set[str] = set()
+
+    def reset_interpreter(self) -> None:
+        """Record and undo what the last cell patched, before any grader code runs again.
+
+        Patches live only inside the cell that made them: later cells, the probes and this
+        module's own messages all run on genuine builtins, torch and numpy."""
+        self.findings.update(self.baseline.findings(self.shell))
+        self.baseline.restore(self.shell)
 
     def run_cells(self) -> None:
         for cell in self.cells:
             index = cell["index"]
             if index in self.skip:
                 continue
-            self.baseline.restore_transformers(self.shell)
             self.channel.send({"op": "cell_start", "index": index})
             started = time.perf_counter()
             status, error = self._run_one(cell["source"])
+            seconds = time.perf_counter() - started
+            self.reset_interpreter()
             sys.stdout.flush()
             sys.stderr.flush()
             self.channel.send({"op": "cell_end", "index": index, "status": status, "error": error,
-                               "seconds": time.perf_counter() - started})
+                               "seconds": seconds, "findings": sorted(self.findings)})
 
     def _run_one(self, source: str) -> tuple[str, str | None]:
         count = self.shell.execution_count
@@ -167,15 +177,14 @@ class StudentSession:
         return ran[count - 1] if 0 < count <= len(ran) else -1
 
     def run_probes(self, sources: dict[str, str], calls: list[ProbeCall], done: set[str]) -> None:
-        findings = self.baseline.findings(self.shell)
-        self.baseline.restore(self.shell)
-        self.channel.send({"op": "integrity", "findings": findings})
+        self.reset_interpreter()
+        self.channel.send({"op": "integrity", "findings": sorted(self.findings)})
         modules = {name: _load_probe_module(name, src) for name, src in sources.items()}
         namespace = self.shell.user_ns
         for call in calls:
             if call.check in done:
                 continue
-            self.baseline.restore(self.shell)  # anything the previous probe's student code patched
+            self.reset_interpreter()  # anything student code patched during the previous probe
             self.channel.send({"op": "probe_start", "check": call.check})
             started = time.perf_counter()
             reply: dict = {"op": "probe_end", "check": call.check}

@@ -238,7 +238,10 @@ class Supervisor:
         output = bytearray()
         open_fds = {msg_r, out_r}
         probe_timeouts: dict[str, float] = {}
-        while open_fds:
+        # Watch the process itself too: children it forked may hold the pipes open long after it ends.
+        pidfd = os.pidfd_open(pid)
+        exited = False
+        while open_fds and not self.state.finished:
             now = time.monotonic()
             if now > self.deadline:
                 self._record_hard_stop(current, "timeout", "the submission's total time limit was reached")
@@ -254,8 +257,16 @@ class Supervisor:
                     self._record_hard_stop(current, "timeout", self._timeout_message(current, probe_timeouts, hard=True))
                     self.save()
                     return RESTART
-            wait = max(0.0, min(current_deadline, self.deadline) - now)
-            ready, _, _ = select.select(list(open_fds), [], [], min(wait, 1.0))
+            if exited:  # drain what it wrote before exiting, without waiting on inherited pipe ends
+                ready = select.select(list(open_fds), [], [], 0)[0]
+                if not ready:
+                    break
+            else:
+                wait = max(0.0, min(current_deadline, self.deadline) - now)
+                ready, _, _ = select.select([*open_fds, pidfd], [], [], min(wait, 1.0))
+                if pidfd in ready:
+                    exited = True
+                    continue
             if out_r in ready:
                 chunk = os.read(out_r, 65536)
                 if not chunk:
@@ -291,10 +302,11 @@ class Supervisor:
                     output.clear()
                 elif op == "cell_end" and current == ("cell", message.get("index")):
                     self._record_cell(message, output, interrupted_at is not None)
+                    self._record_findings(message.get("findings"))
                     current, current_deadline, interrupted_at = None, float("inf"), None
                     progress = True
-                elif op == "integrity" and isinstance(message.get("findings"), list):
-                    self.state.integrity = sorted({str(f)[:500] for f in message["findings"]})[:MAX_FINDINGS]
+                elif op == "integrity":
+                    self._record_findings(message.get("findings"))
                 elif op == "want_probes" and current is None:
                     probe_timeouts = self._send_probes(cmd_w)
                 elif op == "probe_start" and current is None and message.get("check") in probe_timeouts:
@@ -307,6 +319,10 @@ class Supervisor:
                     progress = True
                 elif op == "finished" and current is None:
                     self.state.finished = True
+        os.close(pidfd)
+        if self.state.finished:
+            self.save()
+            return 0
         status = self._wait_exit(pid)
         if self.state.finished:
             self.save()
@@ -360,6 +376,11 @@ class Supervisor:
             "seconds": float(message.get("seconds", 0.0)) if isinstance(message.get("seconds"), (int, float)) else 0.0,
             "output": output.decode("utf-8", "replace"),
         }
+
+    def _record_findings(self, findings) -> None:
+        if isinstance(findings, list):
+            merged = set(self.state.integrity) | {str(f)[:500] for f in findings}
+            self.state.integrity = sorted(merged)[:MAX_FINDINGS]
 
     def _record_probe(self, message: dict, interrupted: bool, timeouts: dict[str, float]) -> None:
         check = message["check"]

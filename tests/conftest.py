@@ -1,0 +1,60 @@
+"""Shared fixtures: real assignments, real sandboxes, notebooks built the way students write them."""
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.assignment import load_assignment
+from autograder.grading import Grader
+from autograder.isolation import STUDENT_UID_BASE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def solution_cells(assignment_id: str) -> list[str]:
+    nb = nbformat.read(ROOT / "solutions" / assignment_id / "solution.ipynb", as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def sample_cells(assignment_id: str, sample: str) -> list[str]:
+    nb = nbformat.read(ROOT / "solutions" / assignment_id / "samples" / f"{sample}.ipynb", as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(nb, path)
+    return path
+
+
+def student_processes() -> list[int]:
+    """Processes running as a sandbox student uid (the grader runs as root in CI)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if STUDENT_UID_BASE <= uid < STUDENT_UID_BASE + 1000 and state != b"Z":
+                found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="session")
+def a2_assignment():
+    assignment = load_assignment(ROOT / "assignments" / "a2_autograd")
+    # Short limits keep hostile cells (endless loops) quick to test; the mechanism is the same.
+    assignment.cell_timeout = 4
+    assignment.submission_timeout = 90
+    return assignment
+
+
+@pytest.fixture(scope="session")
+def a2_grader(a2_assignment):
+    with Grader(a2_assignment, jobs=1) as grader:
+        yield grader

@@ -1,0 +1,61 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.assignment import SpecError, load_assignment
+
+ROOT = Path(__file__).resolve().parent.parent
+A2 = ROOT / "assignments" / "a2_autograd"
+
+
+def test_a2_loads_with_every_check_implemented():
+    assignment = load_assignment(A2)
+    assert assignment.max_score == 10
+    assert set(assignment.implementations) == {c.id for c in assignment.checks}
+    assert {m.name for m in assignment.mistakes} >= {"forgot-zero-grad", "wrong-gradient-sign"}
+    assert all(m.explanation for m in assignment.mistakes)
+    assert assignment.secret_seed is not None
+
+
+def test_public_only_load_needs_no_solutions(tmp_path):
+    assignment = load_assignment(A2, solutions_dir=tmp_path / "nowhere", with_hidden=False)
+    assert set(assignment.implementations) == {c.id for c in assignment.checks if c.visibility == "public"}
+    assert "hidden" not in assignment.probe_sources
+
+
+def _broken_copy(tmp_path, edit):
+    copy = tmp_path / "a2_autograd"
+    shutil.copytree(A2, copy)
+    spec = yaml.safe_load((copy / "assignment.yaml").read_text())
+    edit(spec)
+    (copy / "assignment.yaml").write_text(yaml.safe_dump(spec))
+    return copy
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.pop("version"), "missing key `version`"),
+    (lambda s: s["checks"][0].update(visibility="secret"), r"checks\[0\] \(q1.forward\): `visibility` must be public or hidden"),
+    (lambda s: s["checks"][0].update(points=3), "question q1 declares 4 points but its checks add up to 6"),
+    (lambda s: s["checks"].append(dict(s["checks"][0])), r"duplicate check ids \['q1.forward'\]"),
+    (lambda s: s["checks"][0].update(question="q9"), "`question` 'q9' is not one of"),
+    (lambda s: s.update(id="other"), "does not match the folder name"),
+    (lambda s: s.update(limits={"cell_timeout": -1}), "limits: `cell_timeout` must be a positive number"),
+])
+def test_spec_errors_name_file_key_and_problem(tmp_path, edit, message):
+    copy = _broken_copy(tmp_path, edit)
+    with pytest.raises(SpecError, match=message) as err:
+        load_assignment(copy, solutions_dir=ROOT / "solutions" / "a2_autograd")
+    assert str(copy / "assignment.yaml") in str(err.value)
+
+
+def test_invalid_yaml_and_missing_implementation(tmp_path):
+    copy = _broken_copy(tmp_path, lambda s: None)
+    (copy / "assignment.yaml").write_text("id: [unclosed")
+    with pytest.raises(SpecError, match="invalid YAML"):
+        load_assignment(copy)
+    copy2 = _broken_copy(tmp_path / "b", lambda s: s["checks"].append(
+        {"id": "q1.extra", "question": "q1", "points": 0.5, "visibility": "public"}) or s["questions"][0].update(points=4.5))
+    with pytest.raises(SpecError, match=r"no implementation for public check\(s\) \['q1.extra'\]"):
+        load_assignment(copy2, solutions_dir=ROOT / "solutions" / "a2_autograd")

@@ -1,0 +1,161 @@
+"""Hostile cells against the real sandbox: the grader keeps running, verdicts are the ones the code
+deserves, nothing hidden is reachable, and no process of the submission survives."""
+
+import socket
+import threading
+
+import pytest
+
+from conftest import ROOT, sample_cells, solution_cells, student_processes, write_notebook
+
+SOLUTIONS = ROOT / "solutions" / "a2_autograd"
+
+
+def grade_with(a2_grader, tmp_path, extra_cells, base="solution", position="after"):
+    cells = solution_cells("a2_autograd") if base == "solution" else sample_cells("a2_autograd", base)
+    cells = [*cells, *extra_cells] if position == "after" else [*extra_cells, *cells]
+    result = a2_grader.grade(write_notebook(tmp_path / "hostile.ipynb", cells))
+    assert result.status == "graded", result.error
+    assert not student_processes(), "a process of the submission survived"
+    return result
+
+
+def cell_of(result, source_marker_index):
+    return result.cells[source_marker_index]
+
+
+READ_ATTEMPTS = f"""
+import os, glob
+targets = [{str(SOLUTIONS / 'checks.py')!r}, {str(SOLUTIONS / 'secret.yaml')!r}, {str(SOLUTIONS / 'solution.ipynb')!r},
+           '../../solutions/a2_autograd/checks.py', {str(ROOT)!r}, '/jobs', '/root/.bash_history',
+           '/proc/1/environ', '/proc/1/mem', '/proc/self/../1/root/jobs']
+for t in targets:
+    try:
+        data = open(t).read() if not os.path.isdir(t) else os.listdir(t)
+        print('LEAKED', t, str(data)[:40])
+    except Exception as e:
+        print('BLOCKED', t, type(e).__name__)
+print('GLOB', glob.glob('/**/secret.yaml', recursive=True)[:3])
+os.symlink('/proc/1/root', 'escape')
+try:
+    print('LEAKED symlink', os.listdir('escape/jobs'))
+except Exception as e:
+    print('BLOCKED symlink', type(e).__name__)
+"""
+
+
+def test_solutions_jobs_and_grader_files_are_unreachable(a2_grader, tmp_path):
+    result = grade_with(a2_grader, tmp_path, [READ_ATTEMPTS])
+    output = result.cells[-1].output
+    assert "LEAKED" not in output, output
+    assert output.count("BLOCKED") == 11, output
+    assert "GLOB []" in output
+    assert result.score == 10
+
+
+def test_network_is_unreachable_including_host_loopback(a2_grader, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    cell = f"""
+import socket
+for host, port in [('127.0.0.1', {port}), ('1.1.1.1', 53), ('::1', {port})]:
+    try:
+        socket.create_connection((host, port), timeout=2)
+        print('CONNECTED', host)
+    except Exception as e:
+        print('BLOCKED', host, type(e).__name__, e)
+"""
+    result = grade_with(a2_grader, tmp_path, [cell])
+    server.close()
+    assert "CONNECTED" not in result.cells[-1].output
+    assert result.cells[-1].output.count("BLOCKED") == 3
+    assert not accepted
+
+
+@pytest.mark.parametrize("attack, expected_status, text", [
+    ("import os\nos._exit(3)", "error", "exited with code 3"),
+    ("import sys\nsys.exit(0)", "error", "SystemExit"),
+    ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "error", "PermissionError"),
+    ("import os, signal\nos.killpg(0, signal.SIGKILL)", "error", "killed by signal SIGKILL"),
+    ("while True:\n    pass", "timeout", "cell time limit"),
+    ("import time\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass",
+     "timeout", "did not stop when interrupted"),
+    ("import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\nwhile True: pass",
+     "timeout", "did not stop when interrupted"),
+    ("import numpy as np\nhog = np.ones(10**10)", "error", "MemoryError"),
+    # Exhaustion either fails with its own error or runs into the cell limit: both are contained.
+    ("hog = []\nwhile True:\n    hog.append(bytearray(200_000_000))", {"error", "timeout"}, None),
+    ("import os\nwhile True:\n    os.fork()", {"error", "timeout"}, None),
+    ("import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)\nimport os\nif os.fork() == 0:\n"
+     "    os.setsid()\n    import time\n    time.sleep(1000)", "ok", None),
+    ("import threading, time\nthreading.Thread(target=lambda: time.sleep(1000), daemon=False).start()", "ok", None),
+])
+def test_hostile_cell_costs_only_itself(a2_grader, tmp_path, attack, expected_status, text):
+    """The correct answers in the other cells still score full, whatever this cell does."""
+    result = grade_with(a2_grader, tmp_path, [attack])
+    hostile = result.cells[-1]
+    allowed = expected_status if isinstance(expected_status, set) else {expected_status}
+    assert hostile.status in allowed, (hostile.status, hostile.error)
+    if text:
+        assert text in (hostile.error or ""), hostile.error
+    assert result.score == 10, [(c.id, c.status, c.message[:200]) for c in result.checks if c.status != "passed"]
+
+
+def test_hostile_cell_before_answers_does_not_stop_later_cells(a2_grader, tmp_path):
+    result = grade_with(a2_grader, tmp_path, ["import os\nos._exit(1)"], position="before")
+    assert result.cells[0].status == "error" and result.score == 10
+
+
+def test_output_flood_is_capped(a2_grader, tmp_path):
+    result = grade_with(a2_grader, tmp_path, ["for i in range(60_000):\n    print('x' * 1000)"])
+    assert result.cells[-1].status == "ok"
+    assert len(result.cells[-1].output) <= 20_000
+    assert any("bytes of printed output were dropped" in f for f in result.integrity)
+    assert result.score == 10
+
+
+def test_huge_file_is_stopped_by_the_file_size_limit(a2_grader, tmp_path):
+    cell = "with open('big.bin', 'wb') as f:\n    for _ in range(100):\n        f.write(b'0' * 10_000_000)"
+    result = grade_with(a2_grader, tmp_path, [cell])
+    assert result.cells[-1].status == "error"
+    assert "File too large" in result.cells[-1].error or "SIGXFSZ" in result.cells[-1].error
+    assert result.score == 10
+
+
+PATCHES = """
+import math, builtins, torch, numpy as np
+math.isclose = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+torch.allclose = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+builtins.isinstance = lambda obj, cls: True
+builtins.abs = lambda x: 0
+class AlwaysEqual(float):
+    def __eq__(self, other): return True
+    def __lt__(self, other): return True
+get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])
+import sys
+sys.settrace(lambda *a: None)
+"""
+
+
+def test_patching_comparisons_builtins_and_transformers_changes_no_verdict(a2_grader, tmp_path):
+    honest = a2_grader.grade(write_notebook(tmp_path / "honest.ipynb", sample_cells("a2_autograd", "wrong_gradient_sign")))
+    cheat = grade_with(a2_grader, tmp_path, [PATCHES], base="wrong_gradient_sign", position="before")
+    assert [(c.id, c.status, c.points) for c in cheat.checks] == [(c.id, c.status, c.points) for c in honest.checks]
+    assert cheat.score == honest.score == 5
+    findings = "\n".join(cheat.integrity)
+    for patched in ("math.isclose", "numpy.allclose", "torch.allclose", "torch.testing.assert_close",
+                    "builtins.isinstance", "torch.Tensor.__eq__", "input_transformers_post"):
+        assert patched in findings, findings
+
+
+def test_grader_keeps_grading_after_every_attack(a2_grader):
+    result = a2_grader.grade(ROOT / "solutions" / "a2_autograd" / "solution.ipynb")
+    assert result.score == 10
