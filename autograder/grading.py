@@ -7,6 +7,7 @@ secret seed, and the content of the spec, checks, probes, solution and mistakes)
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -97,22 +98,31 @@ def reference_outputs(assignment: Assignment, pool: WorkerPool, inputs: dict[str
 
 
 class Grader:
-    """Grades notebooks of one assignment; holds the pool, the inputs and the reference outputs."""
+    """Grades notebooks of one assignment; holds the pool, the inputs and the reference outputs.
 
-    def __init__(self, assignment: Assignment, jobs: int = 1, use_cache: bool = True):
-        if assignment.secret_seed is None:
+    `grade` is thread-safe: with `jobs` workers, up to `jobs` submissions run at once.
+    By default inputs come from the assignment's secret seed and the reference is computed (or
+    read from cache); a student-side check passes a public `seed` and precomputed `reference`.
+    """
+
+    def __init__(self, assignment: Assignment, jobs: int = 1, use_cache: bool = True,
+                 seed: int | None = None, reference: ReferenceOutputs | None = None):
+        seed = assignment.secret_seed if seed is None else seed
+        if seed is None:
             raise ValueError(f"{assignment.id}: grading needs the solutions folder (secret seed, reference)")
         self.assignment = assignment
         self.pool = WorkerPool(assignment.directory, assignment.preload, size=jobs)
-        self.inputs = draw_all_inputs(assignment, assignment.secret_seed)
+        self.inputs = draw_all_inputs(assignment, seed)
         self.use_cache = use_cache
-        self._reference: ReferenceOutputs | None = None
+        self._reference = reference
+        self._reference_lock = threading.Lock()
 
     @property
     def reference(self) -> ReferenceOutputs:
-        if self._reference is None:
-            self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
-        return self._reference
+        with self._reference_lock:
+            if self._reference is None:
+                self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
+            return self._reference
 
     def close(self) -> None:
         self.pool.close()
