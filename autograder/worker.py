@@ -100,8 +100,12 @@ def warm_up(preload: list[str]) -> None:
         plt.plot([0, 1], [0, 1])
         fig.savefig(io.BytesIO(), format="png")  # builds the font cache once
         plt.close(fig)
-    from autograder import kernel  # noqa: F401  (imports IPython)
-    import IPython.core.interactiveshell  # noqa: F401
+    from autograder import kernel
+
+    kernel.make_shell()
+    # The confinement libraries, so each forked submission does not import them again.
+    import landlock  # noqa: F401
+    import pyseccomp  # noqa: F401
 
 
 def _warm_torch() -> None:
@@ -467,7 +471,8 @@ def run_job(config: WorkerConfig, job_id: str) -> None:
         state = JobState.load(state_path)
         state.aborted = state.aborted or "too many restarts"
         state.save(state_path)
-    isolation.kill_student_processes(None, config.student_uid)
+    if code != 0:  # a supervisor that did not finish cleanly may have left student processes behind
+        isolation.kill_student_processes(None, config.student_uid)
     state = JobState.load(state_path)
     state.seconds = time.monotonic() - started
     state.save(state_path)
