@@ -35,7 +35,8 @@ for t in targets:
         print('LEAKED', t, str(data)[:40])
     except Exception as e:
         print('BLOCKED', t, type(e).__name__)
-print('GLOB', glob.glob('/**/secret.yaml', recursive=True)[:3])
+print('GLOB', [p for pattern in ('/*/secret.yaml', '/work/**/secret.yaml', '/tmp/**/secret.yaml', '/root/**/*.yaml')
+               for p in glob.glob(pattern, recursive=True)][:3])
 os.symlink('/proc/1/root', 'escape')
 try:
     print('LEAKED symlink', os.listdir('escape/jobs'))
