@@ -7,6 +7,7 @@ secret seed, and the content of the spec, checks, probes, solution and mistakes)
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,8 @@ from autograder.checks import draw_inputs
 from autograder.execution import (ExecutionError, ExecutionRecord, ExecutionSettings, Job, ProbeRecord,
                                   ProbeRequest, WorkerPool)
 from autograder.judging import JudgeCase, Verdict
-from autograder.notebooks import InvalidNotebook, read_notebook
+from autograder.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
+                                  read_notebook, restore_locked_cells)
 from autograder.results import CellResult, CheckResult, SubmissionResult
 
 
@@ -36,15 +38,20 @@ class ReferenceOutputs:
     seconds: float = 0.0
 
 
+def gradable_checks(assignment: Assignment) -> list[CheckSpec]:
+    """The checks whose code is loaded: every check at grading, the public ones in a student's release."""
+    return [spec for spec in assignment.checks if spec.id in assignment.implementations]
+
+
 def draw_all_inputs(assignment: Assignment, seed: int) -> dict[str, Any]:
-    return {spec.id: draw_inputs(assignment.implementations[spec.id], seed) for spec in assignment.checks}
+    return {spec.id: draw_inputs(assignment.implementations[spec.id], seed) for spec in gradable_checks(assignment)}
 
 
 def build_job(assignment: Assignment, cells: list[tuple[int, str]], inputs: dict[str, Any]) -> Job:
     probes = [ProbeRequest(check=spec.id, module=spec.visibility,
                            probe=assignment.implementations[spec.id].probe,
                            inputs=inputs[spec.id], timeout=spec.timeout)
-              for spec in assignment.checks]
+              for spec in gradable_checks(assignment)]
     return Job(cells=cells, probe_sources=dict(assignment.probe_sources), probes=probes,
                files=list(assignment.files),
                settings=ExecutionSettings(cell_timeout=assignment.cell_timeout,
@@ -92,8 +99,11 @@ def reference_outputs(assignment: Assignment, pool: WorkerPool, inputs: dict[str
                               {name: record.probes for name, record in records.items()},
                               seconds=time.perf_counter() - started)
     cache.parent.mkdir(exist_ok=True)
-    cache.write_text(transport.dumps({"reference": _records_to_json(result.reference),
-                                      "mistakes": {n: _records_to_json(m) for n, m in result.mistakes.items()}}))
+    # Written whole then renamed: graders on several cluster workers may compute it at once.
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    partial.write_text(transport.dumps({"reference": _records_to_json(result.reference),
+                                        "mistakes": {n: _records_to_json(m) for n, m in result.mistakes.items()}}))
+    os.replace(partial, cache)
     return result
 
 
@@ -106,7 +116,8 @@ class Grader:
     """
 
     def __init__(self, assignment: Assignment, jobs: int = 1, use_cache: bool = True,
-                 seed: int | None = None, reference: ReferenceOutputs | None = None):
+                 seed: int | None = None, reference: ReferenceOutputs | None = None,
+                 locked: list[LockedCell] | None = None):
         seed = assignment.secret_seed if seed is None else seed
         if seed is None:
             raise ValueError(f"{assignment.id}: grading needs the solutions folder (secret seed, reference)")
@@ -116,6 +127,10 @@ class Grader:
         self.use_cache = use_cache
         self._reference = reference
         self._reference_lock = threading.Lock()
+        # Given code as released: a changed copy in a submission is reported and replaced by this.
+        if locked is None:
+            locked = locked_cells(assignment.template_path) if assignment.template_path.is_file() else []
+        self.locked = locked
 
     @property
     def reference(self) -> ReferenceOutputs:
@@ -137,7 +152,8 @@ class Grader:
         started = time.perf_counter()
         assignment = self.assignment
         result = SubmissionResult(submission=str(path), assignment=assignment.id, version=assignment.version,
-                                  status="graded", max_score=assignment.max_score)
+                                  status="graded",
+                                  max_score=sum(spec.points for spec in gradable_checks(assignment)))
         try:
             notebook = read_notebook(path)
         except InvalidNotebook as exc:
@@ -145,17 +161,20 @@ class Grader:
             result.timing = {"total": time.perf_counter() - started}
             return result
         reference = self.reference
+        cells, findings = restore_locked_cells(notebook, self.locked,
+                                               report_missing=from_this_release(notebook, assignment.id))
+        findings = identity_findings(notebook, assignment.id, assignment.version) + findings
         try:
-            record = self.pool.run(build_job(assignment, notebook.cells, self.inputs))
+            record = self.pool.run(build_job(assignment, cells, self.inputs))
         except ExecutionError as exc:
             result.status, result.error = "error", f"grader error (not the student's fault, regrade): {exc}"
             result.timing = {"total": time.perf_counter() - started}
             return result
         result.cells = [CellResult(index=c.index, status=c.status, error=c.error, seconds=c.seconds,
                                    output=c.output) for c in record.cells]
-        result.checks = [self._judge(spec, record, reference) for spec in assignment.checks]
+        result.checks = [self._judge(spec, record, reference) for spec in gradable_checks(assignment)]
         result.score = round(sum(c.points for c in result.checks), 6)
-        result.integrity = list(record.integrity)
+        result.integrity = findings + list(record.integrity)
         if record.aborted:
             result.integrity.append(f"execution stopped early: {record.aborted}")
         if record.output_dropped:

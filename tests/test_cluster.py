@@ -1,0 +1,88 @@
+"""Grading on a real local Dask cluster: a scheduler and two worker processes on 127.0.0.1."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, solution_cells, student_processes, write_notebook
+
+distributed = pytest.importorskip("distributed")
+
+from autograder.cluster import DaskExecutor, LocalCluster  # noqa: E402
+
+A2 = ROOT / "assignments" / "a2_autograd"
+SAMPLES = sorted((ROOT / "solutions" / "a2_autograd" / "samples").glob("*.ipynb"))
+
+
+def _comparable(result):
+    return (result.status, result.score, [(c.id, c.status, c.points, c.diagnosis) for c in result.checks])
+
+
+def _dask_processes(pids):
+    return [p for p in pids if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(workers=2) as cluster:
+        yield cluster
+    pids = [p.pid for p in cluster.processes]
+    assert not _dask_processes(pids)
+
+
+def test_results_match_local_grading(cluster, a2_grader):
+    seen = []
+    results = DaskExecutor(cluster.address, A2).grade(SAMPLES, on_result=seen.append,
+                                                       assignment_id="a2_autograd", version="1.0")
+    assert [r.submission for r in results] == [str(p) for p in SAMPLES]
+    assert len(seen) == len(SAMPLES)
+    local = [a2_grader.grade(p) for p in SAMPLES]
+    assert [_comparable(r) for r in results] == [_comparable(r) for r in local]
+
+
+def test_submission_survives_a_worker_killed_mid_grading(cluster, tmp_path):
+    slow = write_notebook(tmp_path / "slow.ipynb", ["import time\ntime.sleep(6)", *solution_cells("a2_autograd")])
+    results = []
+    grading = threading.Thread(target=lambda: results.extend(
+        DaskExecutor(cluster.address, A2).grade([slow], assignment_id="a2_autograd", version="1.0")))
+    grading.start()
+    with distributed.Client(cluster.address) as client:
+        deadline = time.monotonic() + 60
+        busy = {}
+        while time.monotonic() < deadline and not busy:
+            busy = {w: tasks for w, tasks in client.processing().items() if tasks}
+            time.sleep(0.2)
+        assert busy, "the task never started"
+        time.sleep(2)  # inside the submission's cells
+        worker = next(iter(busy))
+        pid = client.run(os.getpid, workers=[worker])[worker]
+        os.kill(pid, signal.SIGKILL)
+    grading.join(timeout=240)
+    assert results and results[0].status == "graded" and results[0].score == 10
+    assert not student_processes()
+
+
+def test_worker_deaths_beyond_the_limit_are_recorded_and_the_batch_completes(tmp_path):
+    slow = write_notebook(tmp_path / "slow.ipynb", ["import time\ntime.sleep(8)", *solution_cells("a2_autograd")])
+    quick = ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb"
+    with LocalCluster(workers=2, allowed_failures=0) as cluster:
+        results = []
+        grading = threading.Thread(target=lambda: results.extend(
+            DaskExecutor(cluster.address, A2, retries=0).grade([slow, quick], assignment_id="a2_autograd",
+                                                                version="1.0")))
+        grading.start()
+        with distributed.Client(cluster.address) as client:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(client.processing().values()):
+                time.sleep(0.2)
+            time.sleep(3)
+            worker = next(w for w, tasks in client.processing().items()
+                          if any(str(task).startswith("grade-0-") for task in tasks))
+            os.kill(client.run(os.getpid, workers=[worker])[worker], signal.SIGKILL)
+        grading.join(timeout=240)
+    assert [r.status for r in results] == ["error", "graded"]
+    assert "died" in results[0].error and results[1].score == 10
+    assert not student_processes()
