@@ -11,7 +11,7 @@ PYTEST_FLAGS ?= -q
 
 all: install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# The local CPU wheel first, so no dependency can pull a CUDA build of torch.

@@ -80,6 +80,7 @@ class Assignment:
     probe_sources: dict[str, str] = field(default_factory=dict)
     mistakes: list[Mistake] = field(default_factory=list)
     secret_seed: int | None = None
+    public_seed: int | None = None  # inputs of student-side checks in a release; never the secret seed
 
     @property
     def max_score(self) -> float:
@@ -222,13 +223,17 @@ def load_assignment(directory: Path | str, solutions_dir: Path | str | None = No
     requires = data.get("requires", [])
     if not isinstance(requires, list):
         raise SpecError(f"{where}: `requires` must be a list of module names")
+    public_seed = data.get("public_seed")
+    if public_seed is not None and (type(public_seed) is not int or public_seed < 0):
+        raise SpecError(f"{where}: `public_seed` must be a non-negative integer, got {public_seed!r}")
 
     solutions = Path(solutions_dir).resolve() if solutions_dir else directory.parent.parent / "solutions" / assignment_id
     assignment = Assignment(
         id=assignment_id, title=str(data.get("title", assignment_id)), version=version,
         directory=directory, solutions_dir=solutions, notebook=notebook, files=files,
         questions=questions, checks=checks, cell_timeout=cell_timeout,
-        submission_timeout=submission_timeout, limits=limits, preload=preload, requires=requires)
+        submission_timeout=submission_timeout, limits=limits, preload=preload, requires=requires,
+        public_seed=public_seed)
     _attach_checks(assignment, with_hidden)
     return assignment
 

@@ -90,6 +90,80 @@ def _expand(items: list[str]) -> list[Path]:
     return paths
 
 
+def _soft_printer(console: Console):
+    """Print without wrapping: paths and messages stay whole, to be copied or grepped."""
+    return lambda text: console.print(text, soft_wrap=True)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.release import release_assignment
+
+    console = _console()
+    say = _soft_printer(console)
+    if args.solutions and len(args.assignments) > 1:
+        say("[red]error:[/red] --solutions names one assignment's solutions: release one assignment")
+        return 2
+    refused = 0
+    for folder in args.assignments:
+        say(f"[bold]{escape(str(folder))}[/bold]: release gate ...")
+        report = release_assignment(folder, args.out, args.solutions, jobs=args.jobs)
+        for stage in report.stages_passed:
+            say(f"  [green]passed[/green]  {stage}")
+        for problem in report.problems:
+            say(f"  [red]FAILED[/red]  {problem.stage}: {escape(problem.message)}")
+        for stage in report.stages_not_run:
+            say(f"  [yellow]not run[/yellow] {stage}")
+        for note in report.notes:
+            say(f"  [yellow]note:[/yellow] {escape(note)}")
+        if report.ok:
+            say(f"  released to {escape(str(report.release_dir))} and {escape(str(report.zip_path))}\n")
+        else:
+            refused += 1
+            say(f"  [bold red]release refused: nothing was written for {report.assignment}[/bold red]\n")
+    return 1 if refused else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder.release import ReleaseError, check_notebook, find_release_folder
+
+    console = _console()
+    say = _soft_printer(console)
+    notebook = Path(args.notebook)
+    try:
+        folder = Path(args.release) if args.release else find_release_folder(notebook)
+        result, release = check_notebook(folder, notebook)
+    except ReleaseError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    print_result(console, result)
+    hidden = release.hidden_checks
+    if hidden:
+        say(f"  public checks only: {len(hidden)} hidden check(s) worth "
+            f"{sum(c.points for c in hidden):g} point(s) run when your submission is graded.")
+    return 0 if result.status == "graded" else 1
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from autograder.authoring import AuthoringError, split_notebook
+
+    console = _console()
+    say = _soft_printer(console)
+    try:
+        outcome = split_notebook(args.source, args.id, root=args.root, version=args.version, force=args.force)
+    except AuthoringError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"wrote {escape(str(outcome.assignment_dir))} (template, spec, public checks) and "
+        f"{escape(str(outcome.solutions_dir))} (reference, hidden checks, secret seed)")
+    for check in outcome.checks:
+        say(f"  {check.id:<28} {check.points:g} point(s)  {check.visibility:<7} from test cell "
+            f"{escape(check.grade_id)}")
+    for note in outcome.notes:
+        say(f"  [yellow]note:[/yellow] {escape(note)}")
+    say(f"next: autograder release {escape(str(outcome.assignment_dir))} --out release/")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from autograder.isolation import LAYER_DESCRIPTIONS, detect_layers
 
@@ -112,6 +186,30 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import signal
+    import sys as _sys
+    import threading
+
+    from autograder.cluster import SLURM_TEMPLATE, LocalCluster
+
+    console = _console()
+    if args.mode == "slurm":
+        console.print(escape(SLURM_TEMPLATE.format(python=_sys.executable)), soft_wrap=True)
+        return 0
+    cluster = LocalCluster(workers=args.workers, port=args.port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with cluster:
+        console.print(f"local Dask cluster: scheduler [bold]{cluster.address}[/bold], {args.workers} worker(s)\n"
+                      f"grade on it: autograder grade ASSIGNMENT SUBMISSIONS --executor dask --scheduler "
+                      f"{cluster.address}\n(Ctrl-C stops the scheduler and the workers)", soft_wrap=True)
+        stop.wait()
+    console.print("cluster stopped")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description="Sandboxed autograder for deep-learning courses")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +224,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="which isolation layers work on this machine")
     doctor.set_defaults(func=cmd_doctor)
+
+    cluster = sub.add_parser("cluster", help="start a local Dask cluster, or print a SLURM recipe")
+    cluster.add_argument("mode", choices=["local", "slurm"])
+    cluster.add_argument("-n", "--workers", type=int, default=2, help="worker processes (local)")
+    cluster.add_argument("--port", type=int, default=8786, help="scheduler port (local)")
+    cluster.set_defaults(func=cmd_cluster)
+
+    release = sub.add_parser("release", help="validate assignments and write their student releases")
+    release.add_argument("assignments", nargs="+", help="assignment folders (assignments/<id>)")
+    release.add_argument("--out", default="release", help="where release/<id>/ and <id>.zip go (default: release)")
+    release.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id>)")
+    release.add_argument("-j", "--jobs", type=int, default=1, help="parallel sandboxed workers")
+    release.set_defaults(func=cmd_release)
+
+    check = sub.add_parser("check", help="run a released assignment's public checks on your notebook")
+    check.add_argument("notebook", help="your notebook, in (or below) the released assignment folder")
+    check.add_argument("--release", metavar="DIR", help="the released assignment folder (default: found from the notebook)")
+    check.set_defaults(func=cmd_check)
+
+    split = sub.add_parser("split", help="turn an nbgrader-style source notebook into an assignment and its solutions")
+    split.add_argument("source", help="the source notebook (### BEGIN SOLUTION regions, nbgrader test cells)")
+    split.add_argument("--id", required=True, help="the new assignment's id (lower-case letters, digits, _)")
+    split.add_argument("--root", default=".", help="the course folder holding assignments/ and solutions/")
+    split.add_argument("--version", default="1.0", help="the assignment's version (default 1.0)")
+    split.add_argument("--force", action="store_true", help="overwrite an existing assignment of that id")
+    split.set_defaults(func=cmd_split)
     return parser
 
 

@@ -3,6 +3,7 @@ error that says which file and what is wrong with it, so the TA (and the student
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ class Notebook:
     cells: list[tuple[int, str]]  # (index among all cells, source) of each code cell
     metadata: dict = field(default_factory=dict)
     cell_metadata: dict[int, dict] = field(default_factory=dict)
+    cell_ids: dict[int, str] = field(default_factory=dict)  # index -> nbformat 4.5 cell id, where present
 
 
 def read_notebook(path: Path | str) -> Notebook:
@@ -67,6 +69,7 @@ def read_notebook(path: Path | str) -> Notebook:
         raise InvalidNotebook(f"not a valid nbformat-4 notebook: {type(exc).__name__}: {str(exc)[:300]}") from None
     cells = []
     cell_metadata = {}
+    cell_ids = {}
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -76,6 +79,111 @@ def read_notebook(path: Path | str) -> Notebook:
                                   f"{MAX_CELL_SOURCE / 1e6:.0f} MB limit")
         cells.append((index, source))
         cell_metadata[index] = dict(cell.get("metadata", {}))
+        if isinstance(cell.get("id"), str):
+            cell_ids[index] = cell["id"]
     if len(cells) > MAX_CODE_CELLS:
         raise InvalidNotebook(f"{len(cells)} code cells, over the limit of {MAX_CODE_CELLS}")
-    return Notebook(path=path, cells=cells, metadata=dict(notebook.metadata), cell_metadata=cell_metadata)
+    return Notebook(path=path, cells=cells, metadata=dict(notebook.metadata), cell_metadata=cell_metadata,
+                    cell_ids=cell_ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Locked cells: given code that a release makes read-only and grading restores (as nbgrader does)
+# ---------------------------------------------------------------------------------------------
+
+LOCKED_CELL_FINDING = "locked cell"  # every finding about locked cells starts with this
+
+
+@dataclass(frozen=True)
+class LockedCell:
+    id: str | None  # the released cell id; None where the template predates cell ids
+    source: str
+    checksum: str
+
+
+def is_given(metadata: dict) -> bool:
+    """Given code (metadata `autograder.given`): the part of the template students must not change."""
+    marker = metadata.get("autograder") if isinstance(metadata, dict) else None
+    return isinstance(marker, dict) and marker.get("given") is True
+
+
+def source_checksum(source: str) -> str:
+    """Checksum of a cell's code; trailing whitespace is ignored so that saving in another editor is
+    not reported as a change."""
+    normalized = "\n".join(line.rstrip() for line in source.strip("\n").splitlines())
+    return hashlib.sha256(normalized.encode()).hexdigest()
+
+
+def ensure_cell_ids(notebook: nbformat.NotebookNode) -> None:
+    """Give every cell a unique id (nbformat 4.5), deterministically, so that the release and the
+    grader, each reading the same template, agree on the ids of cells that had none."""
+    notebook.nbformat_minor = max(int(notebook.get("nbformat_minor", 0)), 5)
+    seen: set[str] = set()
+    for index, cell in enumerate(notebook.cells):
+        cell_id = cell.get("id")
+        if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
+            cell_id = f"cell-{index}"
+            while cell_id in seen:
+                cell_id += "x"
+            cell["id"] = cell_id
+        seen.add(cell_id)
+
+
+def locked_cells(path: Path | str) -> list[LockedCell]:
+    """The given code cells of a template or released notebook, in order; none for a notebook that
+    cannot be read (grading that file reports it invalid)."""
+    try:
+        notebook = nbformat.read(str(path), as_version=4)
+    except Exception:  # nbformat raises assorted errors on broken files
+        return []
+    ensure_cell_ids(notebook)
+    return [LockedCell(id=cell["id"], source=cell.source, checksum=source_checksum(cell.source))
+            for cell in notebook.cells if cell.cell_type == "code" and is_given(cell.get("metadata", {}))]
+
+
+def restore_locked_cells(notebook: Notebook, locked: list[LockedCell],
+                         report_missing: bool) -> tuple[list[tuple[int, str]], list[str]]:
+    """The cells to run, with every changed locked cell replaced by its released version, and the
+    integrity findings that say which.
+
+    A locked cell is found by its id, else by its checksum (a student who re-created the notebook,
+    or the reference, has other ids but the same given code). A locked cell found by neither was
+    deleted or merged into another: it is reported (when `report_missing`, i.e. the notebook says it
+    comes from this release) but not re-inserted, since a student may reorganise cells freely.
+    """
+    index_by_id = {notebook.cell_ids[i]: i for i, _ in notebook.cells if i in notebook.cell_ids}
+    sources = dict(notebook.cells)
+    present = {source_checksum(source) for source in sources.values()}
+    replaced: dict[int, str] = {}
+    findings = []
+    for cell in locked:
+        index = index_by_id.get(cell.id) if cell.id else None
+        if index is not None and source_checksum(sources[index]) != cell.checksum:
+            replaced[index] = cell.source
+            findings.append(f"{LOCKED_CELL_FINDING} {cell.id} (cell {index}) was changed; the released version "
+                            "of that cell ran in its place")
+        elif index is None and cell.checksum not in present and report_missing:
+            findings.append(f"{LOCKED_CELL_FINDING} {cell.id} is missing (deleted, merged into another cell or "
+                            "turned into markdown); it did not run")
+    return [(i, replaced.get(i, source)) for i, source in notebook.cells], findings
+
+
+def identity_findings(notebook: Notebook, assignment_id: str, version: str) -> list[str]:
+    """A notebook released for another assignment or version (its metadata says so) is still graded,
+    against this one, and flagged; a notebook without release metadata is not flagged."""
+    marker = notebook.metadata.get("autograder")
+    if not isinstance(marker, dict) or "assignment" not in marker:
+        return []
+    their_id, their_version = str(marker.get("assignment")), str(marker.get("version"))
+    if their_id != assignment_id:
+        return [f"this notebook was released for assignment {their_id} v{their_version}, not {assignment_id}: "
+                f"graded as {assignment_id} v{version} anyway (was the wrong file submitted?)"]
+    if their_version != version:
+        return [f"this notebook was released as {assignment_id} v{their_version}; graded against v{version} "
+                "(the student may have started from an outdated release)"]
+    return []
+
+
+def from_this_release(notebook: Notebook, assignment_id: str) -> bool:
+    marker = notebook.metadata.get("autograder")
+    return isinstance(marker, dict) and marker.get("assignment") == assignment_id
