@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 AG      := $(VENV)/bin/autograder
 PYTEST_FLAGS ?= -q
 
-.PHONY: all demo test install system-deps data clean release
+.PHONY: all demo test install system-deps data clean release bench bench-peers bench-run
 
 all: install
 
@@ -23,16 +23,18 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # bubblewrap (namespaces) and libseccomp (syscall filter) are sandbox layers; the grader runs
-# without them but reports each missing layer (`autograder doctor`).
+# without them but reports each missing layer (`autograder doctor`). chromium (headless) opens the
+# HTML reports in tests/test_reports.py, which skip without it.
 system-deps:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "NOTE: missing$$missing: install with 'sudo apt-get install$$missing' for full isolation"; \
+	    echo "NOTE: missing$$missing: install with 'sudo apt-get install$$missing' (sandbox layers; chromium renders the reports in tests)"; \
 	  fi; \
 	fi
 
@@ -50,6 +52,38 @@ release: install
 test: install
 	$(PY) -m pytest $(PYTEST_FLAGS) -p no:cacheprovider tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: no tests were collected"; exit 1; fi; exit $$rc
+
+# `make bench` (not part of `make test`): nbgrader 0.9.6 (batch autograde), otter-grader 7.0.0
+# (`otter run` per submission), ours and the warm-process floor on the peers' 20-submission PyTorch
+# course; prints the table and writes bench/out/RESULTS.md. About 12 minutes on 2 cores; run it on
+# a quiet machine (BENCH_FLAGS="--wait-quiet 600" waits for a 1-minute load below 0.5).
+PEERS_DIR   ?= ../shared/peers
+BENCH_VENV  := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_FLAGS ?=
+
+$(BENCH_STAMP):
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	# The local CPU wheel first, so neither peer can pull a CUDA build of torch.
+	$(BENCH_VENV)/bin/pip install -q torch==2.13.0
+	$(BENCH_VENV)/bin/pip install -q nbgrader==0.9.6 otter-grader==7.0.0 psutil
+	touch $@
+
+bench-peers:
+	@for f in make_course.py measure.py ref_exec.py nbgrader_scores.py; do \
+	  if [ ! -f "$(PEERS_DIR)/$$f" ]; then \
+	    echo "ERROR: $(PEERS_DIR)/$$f not found: make bench needs the shared peers folder (the course" \
+	         "generator and the peers' measure.py); set PEERS_DIR=/path/to/shared/peers"; exit 1; \
+	  fi; \
+	done
+
+bench: bench-peers
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: install $(BENCH_STAMP)
+	$(PY) bench/build_torchdl.py $(PEERS_DIR) --check
+	$(BENCH_VENV)/bin/python bench/run_bench.py --peers-dir $(PEERS_DIR) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) results-demo.json solutions/*/.cache

@@ -135,12 +135,54 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ReleaseError as exc:
         say(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    print_result(console, result)
+    from autograder.reports import print_terminal_report, write_student_report
+
+    print_terminal_report(console, result, release.assignment)
     hidden = release.hidden_checks
     if hidden:
         say(f"  public checks only: {len(hidden)} hidden check(s) worth "
             f"{sum(c.points for c in hidden):g} point(s) run when your submission is graded.")
+    if not args.no_html:
+        try:
+            page = write_student_report(result, release.assignment, notebook.resolve().parent)
+            say(f"  report: {escape(str(page))}")
+        except OSError as exc:
+            say(f"  [yellow]note:[/yellow] the HTML report could not be written: {escape(str(exc))}")
     return 0 if result.status == "graded" else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.assignment import SpecError, load_assignment
+    from autograder.reports import load_entries, write_reports
+
+    console = _console()
+    say = _soft_printer(console)
+    try:
+        entries = load_entries(args.source, args.assignment)
+    except (OSError, ValueError, ImportError) as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    if not entries:
+        say(f"[red]error:[/red] no results for assignment {escape(args.assignment)} in {escape(args.source)}")
+        return 2
+    folder = Path(args.assignment_dir) if args.assignment_dir else Path("assignments") / args.assignment
+    assignment = None
+    if (folder / "assignment.yaml").is_file():
+        try:
+            assignment = load_assignment(folder, args.solutions)
+        except SpecError as exc:
+            try:  # no solutions here: titles and descriptions still come from the spec
+                assignment = load_assignment(folder, with_hidden=False)
+            except SpecError:
+                say(f"[yellow]note:[/yellow] {escape(str(exc))}; reports show check ids without titles")
+    else:
+        say(f"[yellow]note:[/yellow] {escape(str(folder))} not found (--assignment-dir): reports show check ids "
+            "without question titles or mistake explanations")
+    written = write_reports(entries, assignment, args.out)
+    say(f"wrote {len(entries)} student report(s) (HTML and Markdown) under {escape(str(Path(args.out) / 'students'))}, "
+        f"their TA views under {escape(str(Path(args.out) / 'ta'))}, and the dashboard "
+        f"{escape(str(written['dashboard']))}")
+    return 0
 
 
 def cmd_split(args: argparse.Namespace) -> int:
@@ -241,7 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run a released assignment's public checks on your notebook")
     check.add_argument("notebook", help="your notebook, in (or below) the released assignment folder")
     check.add_argument("--release", metavar="DIR", help="the released assignment folder (default: found from the notebook)")
+    check.add_argument("--no-html", action="store_true", help="do not write <notebook>.report.html beside it")
     check.set_defaults(func=cmd_check)
+
+    report = sub.add_parser("report", help="students' reports (HTML, Markdown) and the class dashboard")
+    report.add_argument("source", help="the gradebook (grades.db), or a results file from `grade --json`")
+    report.add_argument("--assignment", required=True, metavar="ID", help="the assignment id")
+    report.add_argument("--out", default="reports", help="where the reports go (default: reports)")
+    report.add_argument("--assignment-dir", metavar="DIR",
+                        help="the assignment folder, for question titles and mistake explanations "
+                             "(default: assignments/<id>, if present)")
+    report.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id>)")
+    report.set_defaults(func=cmd_report)
 
     split = sub.add_parser("split", help="turn an nbgrader-style source notebook into an assignment and its solutions")
     split.add_argument("source", help="the source notebook (### BEGIN SOLUTION regions, nbgrader test cells)")
