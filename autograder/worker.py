@@ -514,6 +514,11 @@ def main() -> None:
             protocol.write(json.dumps({"op": "done", "job": request["job"]}) + "\n")
         except Exception as exc:  # report and keep serving: one job never takes the worker down
             protocol.write(json.dumps({"op": "failed", "job": request["job"], "error": repr(exc)}) + "\n")
+    # Nothing to tear down (the sandbox's /tmp goes with it): skip the interpreter's finalisation of
+    # torch and every loaded module, which takes about a second, and keeps the grader waiting.
+    protocol.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
