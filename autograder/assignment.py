@@ -272,12 +272,16 @@ def _attach_checks(assignment: Assignment, with_hidden: bool) -> None:
             raise SpecError(f"{checks_path}: no implementation for {visibility} check(s) {missing}")
         if extra:
             raise SpecError(f"{checks_path}: CHECKS has {extra}, not declared as {visibility} checks in assignment.yaml")
-        probes_source = probes_path.read_text()
-        for check in declared:
-            if not re.search(rf"^def {re.escape(check.probe)}\(", probes_source, re.MULTILINE):
-                raise SpecError(f"{probes_path}: probe `{check.probe}` used by {check.id} is not defined")
         assignment.implementations.update(by_id)
-        assignment.probe_sources[visibility] = probes_source
+        assignment.probe_sources[visibility] = probes_path.read_text()
+    for check in assignment.implementations.values():
+        spec = assignment.check(check.id)
+        module = check.probe_module or spec.visibility
+        if module not in places or (spec.visibility == "public" and module == "hidden"):
+            raise SpecError(f"{places[spec.visibility] / 'checks.py'}: {check.id} uses probe_module {module!r}; "
+                            "a check uses its own visibility's probes, or a hidden check the public ones")
+        if not re.search(rf"^def {re.escape(check.probe)}\(", assignment.probe_sources[module], re.MULTILINE):
+            raise SpecError(f"{places[module] / 'probes.py'}: probe `{check.probe}` used by {check.id} is not defined")
     if with_hidden:
         secret_path = assignment.solutions_dir / "secret.yaml"
         if not secret_path.is_file():

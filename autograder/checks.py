@@ -36,6 +36,9 @@ class Check:
     judge: Callable[[JudgeCase], Verdict]
     inputs: Callable[[np.random.Generator], Any] | None = None
     resembles: Callable[[Any, Any], bool] | None = None
+    # Which probes.py holds `probe`: its own visibility's by default.  A hidden check may use a
+    # public probe on hidden inputs (probes are not secret); a public one never uses a hidden probe.
+    probe_module: str | None = None
 
 
 def check_rng(seed: int, check_id: str) -> np.random.Generator:

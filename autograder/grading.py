@@ -48,7 +48,8 @@ def draw_all_inputs(assignment: Assignment, seed: int) -> dict[str, Any]:
 
 
 def build_job(assignment: Assignment, cells: list[tuple[int, str]], inputs: dict[str, Any]) -> Job:
-    probes = [ProbeRequest(check=spec.id, module=spec.visibility,
+    probes = [ProbeRequest(check=spec.id,
+                           module=assignment.implementations[spec.id].probe_module or spec.visibility,
                            probe=assignment.implementations[spec.id].probe,
                            inputs=inputs[spec.id], timeout=spec.timeout)
               for spec in gradable_checks(assignment)]
