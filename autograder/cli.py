@@ -65,11 +65,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     results = []
     try:
-        with Grader(assignment, jobs=args.jobs) as grader:
-            for path in paths:
-                result = grader.grade(path)
-                results.append(result)
-                print_result(console, result)
+        if args.executor == "dask":
+            from autograder.cluster import DaskExecutor
+
+            if not args.scheduler:
+                console.print("[red]error:[/red] --executor dask needs --scheduler tcp://HOST:PORT "
+                              "(start one with `autograder cluster local -n 2`)")
+                return 2
+            executor = DaskExecutor(args.scheduler, Path(args.assignment), Path(args.solutions) if args.solutions else None)
+            results = executor.grade(paths, on_result=lambda result: print_result(console, result),
+                                     assignment_id=assignment.id, version=assignment.version)
+        else:
+            with Grader(assignment, jobs=args.jobs) as grader:
+                for path in paths:
+                    result = grader.grade(path)
+                    results.append(result)
+                    print_result(console, result)
     except ReferenceFailure as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
@@ -262,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", metavar="FILE", help="write the results as a JSON array")
     grade.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id> beside assignments/)")
     grade.add_argument("-j", "--jobs", type=int, default=1, help="parallel sandboxed workers")
+    grade.add_argument("--executor", choices=["local", "dask"], default="local",
+                       help="local sandboxed workers, or the workers of a Dask cluster")
+    grade.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, for --executor dask")
     grade.set_defaults(func=cmd_grade)
 
     doctor = sub.add_parser("doctor", help="which isolation layers work on this machine")

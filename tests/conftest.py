@@ -30,19 +30,33 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 def student_processes() -> list[int]:
-    """Processes running as a sandbox student uid (the grader runs as root in CI)."""
-    found = []
+    """Live processes running as a sandbox student uid that descend from this test process.
+
+    Orphans of a submission re-parent to the worker (a subreaper), so they are still found here,
+    while graders that other programs run on the same machine are not counted."""
+    parents, uids = {}, {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 uid = os.stat(f"/proc/{entry}").st_uid
                 with open(f"/proc/{entry}/stat", "rb") as fh:
-                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+                    fields = fh.read().rsplit(b")", 1)[1].split()
             except OSError:
                 continue
-            if STUDENT_UID_BASE <= uid < STUDENT_UID_BASE + 1000 and state != b"Z":
-                found.append(int(entry))
-    return found
+            if fields[0] != b"Z":
+                parents[int(entry)], uids[int(entry)] = int(fields[1]), uid
+
+    def descends_from_us(pid: int) -> bool:
+        seen = set()
+        while pid in parents and pid not in seen:
+            seen.add(pid)
+            pid = parents[pid]
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, uid in uids.items()
+            if STUDENT_UID_BASE <= uid < STUDENT_UID_BASE + 1000 and descends_from_us(pid)]
 
 
 @pytest.fixture(scope="session")

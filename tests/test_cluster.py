@@ -86,3 +86,18 @@ def test_worker_deaths_beyond_the_limit_are_recorded_and_the_batch_completes(tmp
     assert [r.status for r in results] == ["error", "graded"]
     assert "died" in results[0].error and results[1].score == 10
     assert not student_processes()
+
+
+def test_cli_grades_through_the_cluster(cluster, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(A2), *map(str, SAMPLES[:3]),
+                           "--executor", "dask", "--scheduler", cluster.address, "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert [r["submission"] for r in results] == [str(p) for p in SAMPLES[:3]]
+    assert all(r["status"] == "graded" for r in results)
