@@ -39,6 +39,8 @@ Known limits:
   and inter-layer RNN dropout draws other random masks.  The other models checked (MLPs with
   dropout, CNNs with batch norm, embeddings; SGD, Adam, AdamW) train bit-identically to the CPU.
 - `torch.save` writes device tensors as CPU tensors, so they load on the CPU.
+- Backward through device tensors runs on the calling thread (see install()); in a thread that has
+  not entered active(), it fails with an autograd "INTERNAL ASSERT FAILED" about device_ready_queues_.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ class SimulatedTensor(torch.Tensor):
                 host_kwargs["device"] = torch.device("cpu")
         out = func(*host_args, **host_kwargs)
         # In-place and out= ops return their argument: hand back the caller's object, not a new wrapper.
-        callers_objects = {id(_host(arg)): arg for arg in tree_flatten((args, kwargs))[0] if isinstance(arg, torch.Tensor)}
+        callers_objects = {
+            id(_host(arg)): arg for arg in tree_flatten((args, kwargs))[0] if isinstance(arg, torch.Tensor)}
 
         def result(value: Any) -> Any:
             if not isinstance(value, torch.Tensor):
