@@ -42,7 +42,7 @@ install: $(STAMP) system-deps
 
 demo: install
 	$(AG) doctor
-	$(AG) grade assignments/a2_autograd solutions/a2_autograd/samples --json results-demo.json
+	$(AG) grade assignments/a2_autograd solutions/a2_autograd/samples --details --json results-demo.json
 
 # Every assignment present, each through the release gate; a refused one writes nothing and fails the target.
 release: install

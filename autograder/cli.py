@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -59,6 +61,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except SpecError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
+    args.jobs = args.jobs or default_jobs()
+    if wants_batch(args):
+        return cmd_grade_batch(args, assignment, console)
     paths = _expand(args.submissions)
     if not paths:
         console.print("[red]error:[/red] no submissions given (notebook files or folders of them)")
@@ -76,9 +81,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
             results = executor.grade(paths, on_result=lambda result: print_result(console, result),
                                      assignment_id=assignment.id, version=assignment.version)
         else:
-            with Grader(assignment, jobs=args.jobs) as grader:
-                for path in paths:
-                    result = grader.grade(path)
+            with Grader(assignment, jobs=args.jobs) as grader, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+                for result in pool.map(grader.grade, paths):  # in the order given, `jobs` at a time
                     results.append(result)
                     print_result(console, result)
     except ReferenceFailure as exc:
@@ -87,6 +91,89 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=1))
         console.print(f"wrote {args.json}")
+    return 0
+
+
+def default_jobs() -> int:
+    """The cores this process may use (its CPU affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def wants_batch(args: argparse.Namespace) -> bool:
+    """Folders, zips or a gradebook mean a class's batch (students, progress, summary); notebook
+    files alone keep the per-submission tables."""
+    return bool(args.gradebook or args.force or args.dry_run or any(
+        Path(item).is_dir() or item.lower().endswith(".zip") for item in args.submissions))
+
+
+def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> int:
+    from contextlib import ExitStack
+
+    from autograder import batch
+    from autograder.grading import ReferenceFailure
+
+    say = _soft_printer(console)
+    with ExitStack() as stack:
+        discoveries = []
+        for item in args.submissions:
+            path = Path(item)
+            try:
+                if path.is_dir():
+                    discoveries.append(batch.discover_folder(path))
+                elif item.lower().endswith(".zip"):
+                    discoveries.append(stack.enter_context(batch.ExtractedArchive(path)))
+                else:
+                    discoveries.append(batch.single_file(path))
+            except batch.UnsafeArchive as exc:
+                say(f"[red]error:[/red] {escape(str(exc))}")
+                return 2
+        found = batch.merge_discoveries(discoveries)
+        if not found.submissions:
+            say(f"[red]error:[/red] no notebooks found in {escape(' '.join(args.submissions))}")
+            return 2
+        say(f"{len(found.submissions)} student(s) found (student ids from: {escape(found.layout)})")
+        for warning in found.warnings:
+            say(f"[yellow]warning:[/yellow] {escape(warning)}")
+        if found.ignored:
+            say(f"[dim]{len(found.ignored)} file(s) that are not notebooks ignored, e.g. "
+                f"{escape(found.ignored[0])}[/dim]")
+        if args.dry_run:
+            table = Table(title="Submissions found (nothing graded: --dry-run)", title_justify="left")
+            for column in ("student", "file", "LMS id", "late"):
+                table.add_column(column, overflow="fold")
+            for submission in found.submissions:
+                table.add_row(escape(submission.student), escape(submission.label), submission.lms_id or "",
+                              "LATE" if submission.late else "")
+            console.print(table)
+            return 0
+        gradebook = None
+        if args.gradebook:
+            from autograder.gradebook import Gradebook
+
+            gradebook = stack.enter_context(Gradebook(args.gradebook))
+        if args.executor == "dask":
+            from autograder.cluster import DaskExecutor
+
+            if not args.scheduler:
+                say("[red]error:[/red] --executor dask needs --scheduler tcp://HOST:PORT")
+                return 2
+            executor = batch.DaskExecutorAdapter(
+                DaskExecutor(args.scheduler, Path(args.assignment), Path(args.solutions) if args.solutions else None),
+                assignment)
+        else:
+            executor = batch.LocalExecutor(assignment, jobs=args.jobs)
+        try:
+            with batch.RichBatchDisplay(console, details=args.details, print_result=print_result) as display:
+                outcome = batch.run_batch(assignment, found.submissions, executor, gradebook=gradebook,
+                                          force=args.force, listener=display)
+        except ReferenceFailure as exc:
+            say(f"[red]error:[/red] {escape(str(exc))}")
+            return 2
+        console.print(batch.summary_table(outcome))
+        say(batch.outcome_line(outcome) + (f"; gradebook {escape(str(args.gradebook))}" if args.gradebook else ""))
+        if args.json:
+            Path(args.json).write_text(json.dumps([item.result.to_json() for item in outcome.items], indent=1))
+            say(f"wrote {escape(args.json)}")
     return 0
 
 
@@ -263,6 +350,99 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder import exports
+    from autograder.gradebook import Gradebook, GradebookError
+
+    say = _soft_printer(_console())
+    if not Path(args.gradebook).is_file():
+        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
+        return 2
+    try:
+        with Gradebook(args.gradebook) as gradebook:
+            entries = gradebook.entries(args.assignment)
+            known = gradebook.assignments()
+    except GradebookError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    if not entries:
+        say(f"[red]error:[/red] no results for {escape(args.assignment)} in {escape(args.gradebook)} "
+            f"(it has: {escape(', '.join(known) or 'nothing')})")
+        return 2
+    out = Path(args.out)
+    if args.format == "gradescope":
+        written = exports.write_gradescope_results(entries, out)
+        say(f"wrote {len(written)} results.json under {escape(str(out))}/<student>/")
+        return 0
+    if args.format == "canvas":
+        try:
+            roster = exports.read_canvas_roster(Path(args.roster)) if args.roster else None
+        except (OSError, ValueError) as exc:
+            say(f"[red]error:[/red] {escape(str(exc))}")
+            return 2
+        text, warnings = exports.canvas_csv(entries, args.column or args.assignment, roster)
+        for warning in warnings:
+            say(f"[yellow]warning:[/yellow] {escape(warning)}")
+    else:
+        text = exports.gradebook_csv(entries)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    say(f"wrote {escape(str(out))}: {len(entries)} student(s)")
+    return 0
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    from autograder.gradebook import Gradebook, GradebookError
+
+    say = _soft_printer(_console())
+    if not Path(args.gradebook).is_file():
+        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
+        return 2
+    try:
+        with Gradebook(args.gradebook) as gradebook:
+            if args.remove:
+                removed = gradebook.remove_override(args.student, args.check, args.assignment)
+                say(f"override of {escape(args.check)} for {escape(args.student)} "
+                    + ("removed" if removed else "not found: nothing removed"))
+                return 0 if removed else 1
+            if args.points is None:
+                say("[red]error:[/red] --points is needed (or --remove)")
+                return 2
+            override = gradebook.set_override(args.student, args.check, args.points, args.comment or "",
+                                              args.assignment)
+    except GradebookError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"{escape(override.student)} {escape(override.assignment)} {escape(override.check)}: "
+        f"{override.points:g} point(s) (TA override; kept through regrades)")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from autograder.assignment import SpecError, load_assignment
+    from autograder.exports import build_gradescope_zip
+
+    say = _soft_printer(_console())
+    try:
+        assignment = load_assignment(args.assignment, args.solutions)
+        names = build_gradescope_zip(assignment, Path(args.out))
+    except (SpecError, OSError) as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"wrote {escape(args.out)} ({len(names)} files): upload it as the autograder of a Gradescope "
+        "programming assignment (Ubuntu 24.04 base image)")
+    return 0
+
+
+def cmd_gradescope_run(args: argparse.Namespace) -> int:
+    from autograder.exports import run_gradescope_submission
+
+    results = run_gradescope_submission(Path(args.assignment), Path(args.solutions) if args.solutions else None,
+                                        Path(args.submission), Path(args.results))
+    print(f"score {results['score']:g}; wrote {args.results}")
+    return 0  # Gradescope reads results.json; a failure is reported there, not by the exit status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description="Sandboxed autograder for deep-learning courses")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,7 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
     grade.add_argument("--json", metavar="FILE", help="write the results as a JSON array")
     grade.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id> beside assignments/)")
-    grade.add_argument("-j", "--jobs", type=int, default=1, help="parallel sandboxed workers")
+    grade.add_argument("-j", "--jobs", type=int, default=None,
+                       help="parallel sandboxed workers (default: the number of cores)")
+    grade.add_argument("--gradebook", metavar="DB", help="record every result in this SQLite gradebook; unchanged "
+                       "submissions (same file, same assignment) are skipped, a killed run resumes")
+    grade.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
+    grade.add_argument("--details", action="store_true", help="in a batch, print each submission's checks too")
+    grade.add_argument("--dry-run", action="store_true", help="list the students and files found; grade nothing")
     grade.add_argument("--executor", choices=["local", "dask"], default="local",
                        help="local sandboxed workers, or the workers of a Dask cluster")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, for --executor dask")
@@ -317,6 +503,41 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--version", default="1.0", help="the assignment's version (default 1.0)")
     split.add_argument("--force", action="store_true", help="overwrite an existing assignment of that id")
     split.set_defaults(func=cmd_split)
+
+    export = sub.add_parser("export", help="grades from the gradebook as CSV, Canvas import CSV or Gradescope results")
+    export.add_argument("gradebook", help="the gradebook (grades.db)")
+    export.add_argument("--assignment", required=True, metavar="ID", help="the assignment id")
+    export.add_argument("--format", choices=["csv", "canvas", "gradescope"], default="csv",
+                        help="csv: a row per student, a column per question; canvas: Canvas gradebook import; "
+                             "gradescope: OUT/<student>/results.json")
+    export.add_argument("--out", required=True, help="the file to write (a folder for --format gradescope)")
+    export.add_argument("--roster", metavar="CSV", help="canvas: a Canvas gradebook export, for names, ids, sections")
+    export.add_argument("--column", metavar="NAME", help="canvas: the assignment column, as Canvas names it "
+                        "(e.g. 'A2 autograd (123456)'; default: the assignment id)")
+    export.set_defaults(func=cmd_export)
+
+    override = sub.add_parser("override", help="set a student's points on one check (kept through regrades)")
+    override.add_argument("gradebook", help="the gradebook (grades.db)")
+    override.add_argument("--student", required=True, help="the student id, as the gradebook has it")
+    override.add_argument("--check", required=True, help="the check id, e.g. q3.final_loss")
+    override.add_argument("--points", type=float, help="the points to give, 0 to the check's maximum")
+    override.add_argument("--comment", help="why (shown with the override in reports and exports)")
+    override.add_argument("--assignment", metavar="ID", help="needed only if the student has several assignments")
+    override.add_argument("--remove", action="store_true", help="remove the override: the autograder's points again")
+    override.set_defaults(func=cmd_override)
+
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip for an assignment")
+    gradescope.add_argument("assignment", help="the assignment folder (assignments/<id>)")
+    gradescope.add_argument("--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    gradescope.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id>)")
+    gradescope.set_defaults(func=cmd_gradescope)
+
+    gradescope_run = sub.add_parser("gradescope-run", help="grade one Gradescope submission (run by run_autograder)")
+    gradescope_run.add_argument("assignment", help="the assignment folder")
+    gradescope_run.add_argument("--solutions", metavar="DIR", help="the solutions folder")
+    gradescope_run.add_argument("--submission", default="/autograder/submission", help="the student's upload folder")
+    gradescope_run.add_argument("--results", default="/autograder/results/results.json", help="results.json to write")
+    gradescope_run.set_defaults(func=cmd_gradescope_run)
     return parser
 
 

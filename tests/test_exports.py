@@ -1,0 +1,271 @@
+"""Overrides and exports from a real gradebook: CSV, Canvas import CSV, Gradescope results.json and zip."""
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.gradebook import Gradebook
+from conftest import ROOT
+
+A2 = ROOT / "assignments" / "a2_autograd"
+SAMPLES = ROOT / "solutions" / "a2_autograd" / "samples"
+EXPECTED = yaml.safe_load((SAMPLES / "expected.yaml").read_text())
+CANVAS_STUDENTS = {  # Canvas file name -> (student id, sample)
+    "doejane_12345_67890_a2_autograd.ipynb": ("doejane", "correct"),
+    "roejim_LATE_22222_33333_a2_autograd.ipynb": ("roejim", "forgot_zero_grad"),
+}
+GRADESCOPE_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+GRADESCOPE_VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def gradebook_path(tmp_path_factory) -> Path:
+    """One gradebook for the module: every a2 sample as a student's flat file, a file that is not a
+    notebook, and a Canvas download zip (ids, a late submission), graded in one run."""
+    root = tmp_path_factory.mktemp("exports")
+    folder = root / "submissions"
+    folder.mkdir()
+    for sample in EXPECTED:
+        (folder / f"{sample}.ipynb").write_bytes((SAMPLES / f"{sample}.ipynb").read_bytes())
+    (folder / "broken.ipynb").write_text("{not json")
+    with zipfile.ZipFile(root / "canvas.zip", "w") as bundle:
+        for name, (_, sample) in CANVAS_STUDENTS.items():
+            bundle.writestr(name, (SAMPLES / f"{sample}.ipynb").read_bytes())
+    database = root / "grades.db"
+    proc = cli("grade", str(A2), str(folder), str(root / "canvas.zip"), "--gradebook", str(database), "-j", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "12 graded now" in proc.stdout and "11 graded, 1 invalid" in proc.stdout
+    return database
+
+
+def expected_scores() -> dict[str, float]:
+    scores = {sample: spec["score"] for sample, spec in EXPECTED.items()}
+    scores.update({student: EXPECTED[sample]["score"] for student, sample in CANVAS_STUDENTS.values()})
+    return scores | {"broken": 0}
+
+
+def autograder_score(result) -> float:
+    """The score before TA overrides (other tests of this module add some)."""
+    return result.score - sum(check.points - check.details["override"]["autograder_points"]
+                              for check in result.checks if "override" in check.details)
+
+
+def test_results_api_gives_students_and_results(gradebook_path):
+    with Gradebook(gradebook_path) as gradebook:
+        pairs = gradebook.results("a2_autograd")
+        entries = {entry.student: entry for entry in gradebook.entries("a2_autograd")}
+        assert gradebook.results("no_such_assignment") == []
+    assert [student for student, _ in pairs] == sorted(expected_scores())
+    assert {student: autograder_score(result) for student, result in pairs} == expected_scores()
+    assert entries["broken"].result.status == "invalid" and "not valid notebook JSON" in entries["broken"].result.error
+    assert entries["doejane"].lms_id == "12345" and not entries["doejane"].late
+    assert entries["roejim"].late and entries["roejim"].submission.endswith(
+        "canvas.zip:roejim_LATE_22222_33333_a2_autograd.ipynb")
+
+
+def test_override_is_marked_exported_and_survives_a_regrade(gradebook_path):
+    student, check = "forgot_zero_grad", "q3.final_loss"
+    proc = cli("override", str(gradebook_path), "--student", student, "--check", check, "--points", "2",
+               "--comment", "loss is fine when rerun with the seed fixed")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "kept through regrades" in proc.stdout
+
+    def current():
+        with Gradebook(gradebook_path) as gradebook:
+            return dict(gradebook.results("a2_autograd"))[student], gradebook.grading_count("a2_autograd", student)
+
+    result, count = current()
+    overridden = next(c for c in result.checks if c.id == check)
+    assert overridden.points == 2 and result.score == EXPECTED[student]["score"] + 2
+    assert overridden.details["override"]["autograder_points"] == 0
+    assert overridden.details["override"]["comment"] == "loss is fine when rerun with the seed fixed"
+    assert "TA override: 2/2 points (autograder: 0)" in overridden.message
+
+    # a forced regrade of that student appends a grading; the override still applies on top of it
+    folder = gradebook_path.parent / "submissions"
+    proc = cli("grade", str(A2), str(folder / f"{student}.ipynb"), "--gradebook", str(gradebook_path), "--force",
+               "-j", "1")
+    assert proc.returncode == 0 and "1 graded now" in proc.stdout, proc.stdout + proc.stderr
+    result, regraded_count = current()
+    assert regraded_count == count + 1
+    assert result.score == EXPECTED[student]["score"] + 2
+    assert next(c for c in result.checks if c.id == check).details["override"]["points"] == 2
+
+    # refused: an unknown check, more than the check is worth, a student never graded
+    for args, message in [(["--check", "q3.nope", "--points", "1"], "has no check 'q3.nope'"),
+                          (["--check", check, "--points", "3"], "between 0 and 2"),
+                          (["--check", check, "--points", "1", "--student", "nobody"], "no grading of student")]:
+        full = ["--student", student, *args] if "--student" not in args else args
+        proc = cli("override", str(gradebook_path), *full)
+        assert proc.returncode == 2 and message in proc.stdout, proc.stdout
+
+
+def test_csv_gradebook_has_a_row_per_student_and_a_column_per_question(gradebook_path, tmp_path):
+    out = tmp_path / "grades.csv"
+    proc = cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--format", "csv", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0])[:7] == ["student", "lms_id", "status", "q1", "q2", "q3", "total"]
+    by_student = {row["student"]: row for row in rows}
+    assert len(rows) == len(by_student) == len(expected_scores())
+    with Gradebook(gradebook_path) as gradebook:
+        results = dict(gradebook.results("a2_autograd"))  # overrides included, as the export has them
+    for student, result in results.items():
+        row = by_student[student]
+        assert float(row["total"]) == result.score == sum(float(row[q]) for q in ("q1", "q2", "q3"))
+        assert float(row["max_score"]) == 10 and row["status"] == result.status
+    assert by_student["broken"]["status"] == "invalid" and "not valid notebook JSON" in by_student["broken"]["diagnosis"]
+    assert by_student["doejane"]["lms_id"] == "12345" and by_student["roejim"]["late"] == "yes"
+    assert by_student["wrong_gradient_sign"]["diagnosis"].startswith("wrong-gradient-sign")
+
+
+def test_canvas_import_csv(gradebook_path, tmp_path):
+    out = tmp_path / "canvas.csv"
+    proc = cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--format", "canvas", "--out", str(out),
+               "--column", "A2 autograd (98765)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "A2 autograd (98765)"]
+    assert rows[1][0] == "Points Possible" and float(rows[1][5]) == 10
+    students = {row[0]: row for row in rows[2:]}
+    assert len(students) == len(expected_scores())
+    assert students["doejane"][1] == "12345" and float(students["doejane"][5]) == 10
+    for row in rows[2:]:
+        assert len(row) == 6 and float(row[5]) >= 0
+
+    # with the class roster (a Canvas gradebook export): names, ids and sections from Canvas
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,A2 autograd (98765)\n"
+        "    Points Possible,,,,,10\n"
+        '"Doe, Jane",12345,S-1001,jdoe,Section 01,\n'
+        '"Roe, Jim",22222,S-1002,jroe,Section 02,\n'
+        '"Correct, Carl",33333,S-1003,correct,Section 01,\n')
+    proc = cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--format", "canvas", "--out", str(out),
+               "--roster", str(roster))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row[1]: row for row in list(csv.reader(io.StringIO(out.read_text())))[2:]}
+    assert rows["12345"][:5] == ["Doe, Jane", "12345", "S-1001", "jdoe", "Section 01"]
+    assert rows["22222"][:5] == ["Roe, Jim", "22222", "S-1002", "jroe", "Section 02"]
+    assert rows["33333"][0] == "Correct, Carl" and float(rows["33333"][5]) == 10  # matched by SIS login
+    assert "wrong_gradient_sign: not found in the roster" in proc.stdout
+
+
+def assert_gradescope_results(data: dict) -> None:
+    """The fields and types of Gradescope's results.json."""
+    assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
+    assert isinstance(data["output"], str) and data["output_format"] in GRADESCOPE_FORMATS
+    assert data["visibility"] in GRADESCOPE_VISIBILITIES and data["stdout_visibility"] in GRADESCOPE_VISIBILITIES
+    assert isinstance(data["tests"], list) and isinstance(data["leaderboard"], list)
+    for test in data["tests"]:
+        assert set(test) == {"score", "max_score", "status", "name", "number", "output", "output_format", "tags",
+                             "visibility"}
+        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
+        assert test["status"] in ("passed", "failed")
+        assert isinstance(test["name"], str) and isinstance(test["number"], str) and isinstance(test["output"], str)
+        assert test["output_format"] in GRADESCOPE_FORMATS and test["visibility"] in GRADESCOPE_VISIBILITIES
+        assert isinstance(test["tags"], list) and all(isinstance(tag, str) for tag in test["tags"])
+    if data["tests"]:
+        assert abs(sum(test["score"] for test in data["tests"]) - data["score"]) < 1e-9
+
+
+def test_gradescope_results_per_submission_hide_hidden_checks(gradebook_path, tmp_path):
+    with Gradebook(gradebook_path) as gradebook:
+        gradebook.set_override("stub_left", "q3.returns", 1, "train_legendre was written, in the wrong cell")
+    proc = cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--format", "gradescope",
+               "--out", str(tmp_path / "gs"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Gradebook(gradebook_path) as gradebook:
+        results = dict(gradebook.results("a2_autograd"))
+    for student, result in results.items():
+        text = (tmp_path / "gs" / student / "results.json").read_text()
+        data = json.loads(text)
+        assert_gradescope_results(data)
+        assert data["score"] == result.score
+        by_name = {test["name"]: test for test in data["tests"]}
+        for check in result.checks:
+            test = by_name[check.id]
+            assert test["score"] == check.points and test["max_score"] == check.max_points
+            if check.visibility == "hidden":
+                assert test["visibility"] == "after_published" and test["output"] in ("passed", "failed")
+                assert test["tags"] == [check.question]
+                # nothing of the hidden message reaches the student's file, but where a public check
+                # says the same (the student's own traceback, when both checks call the same function)
+                public = " ".join(t["output"] for t in data["tests"] if t["visibility"] == "visible")
+                for line in check.message.splitlines():
+                    if len(line.strip()) > 12 and line.strip() not in public:
+                        assert line.strip() not in text, (student, check.id, line)
+            else:
+                assert test["visibility"] == "visible" and test["output"].startswith(check.message.split("\n")[0])
+    broken = json.loads((tmp_path / "gs" / "broken" / "results.json").read_text())
+    assert broken["tests"] == [] and "could not be graded" in broken["output"]
+    # an override shows in a public check's output, and full points count as passed
+    tests = {t["name"]: t for t in json.loads((tmp_path / "gs" / "stub_left" / "results.json").read_text())["tests"]}
+    assert tests["q3.returns"]["status"] == "passed" and tests["q3.returns"]["score"] == 1
+    assert "TA override: 1/1 points (autograder: 0): train_legendre was written" in tests["q3.returns"]["output"]
+    assert "Diagnosis: not-implemented" in tests["q3.returns"]["output"]
+
+
+def _extract_like_gradescope(archive: Path, source: Path) -> None:
+    with zipfile.ZipFile(archive) as bundle:
+        for info in bundle.infolist():
+            target = source / info.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(bundle.read(info))
+            os.chmod(target, (info.external_attr >> 16) & 0o777)
+
+
+def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
+    archive = tmp_path / "autograder.zip"
+    proc = cli("gradescope", str(A2), "--out", str(archive))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with zipfile.ZipFile(archive) as bundle:
+        names = set(bundle.namelist())
+        modes = {info.filename: (info.external_attr >> 16) for info in bundle.infolist()}
+        setup = bundle.read("setup.sh").decode()
+    assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/autograder/grading.py",
+            "assignments/a2_autograd/assignment.yaml", "solutions/a2_autograd/secret.yaml",
+            "solutions/a2_autograd/solution.ipynb", "solutions/a2_autograd/checks.py"} <= names
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert not any("/samples/" in name or "__pycache__" in name for name in names)
+    assert "bubblewrap" in setup and "torch==2.13.0" in setup and "download.pytorch.org/whl/cpu" in setup
+
+    # a temporary root laid out like Gradescope's; this machine's .venv stands in for setup.sh's
+    root = tmp_path / "autograder"
+    _extract_like_gradescope(archive, root / "source")
+    (root / "submission").mkdir()
+    (root / "submission" / "a2_autograd.ipynb").write_bytes((SAMPLES / "backward_missing_factor.ipynb").read_bytes())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    run = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert_gradescope_results(data)
+    assert data["score"] == EXPECTED["backward_missing_factor"]["score"]
+    tests = {test["name"]: test for test in data["tests"]}
+    assert tests["q1.gradcheck"] == {**tests["q1.gradcheck"], "status": "failed", "output": "failed",
+                                     "visibility": "after_published"}
+    assert "backward-missing-factor" in tests["q1.backward"]["output"] + " ".join(tests["q1.backward"]["tags"])
+
+    # an upload without a notebook still gets a results.json that says what to upload
+    (root / "submission" / "a2_autograd.ipynb").rename(root / "submission" / "answers.py")
+    run = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert_gradescope_results(data)
+    assert data["score"] == 0 and "No notebook" in data["output"] and "answers.py" in data["output"]
