@@ -101,3 +101,26 @@ def test_cli_grades_through_the_cluster(cluster, tmp_path):
     results = json.loads(out.read_text())
     assert [r["submission"] for r in results] == [str(p) for p in SAMPLES[:3]]
     assert all(r["status"] == "graded" for r in results)
+
+
+def test_cluster_batch_writes_the_gradebook_and_a_rerun_skips_everything(cluster, tmp_path):
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+
+    submissions = tmp_path / "submissions"
+    for sample in SAMPLES[:4]:
+        (submissions / sample.stem).mkdir(parents=True)
+        shutil.copy(sample, submissions / sample.stem / "a2_autograd.ipynb")
+    db = tmp_path / "grades.db"
+    command = [sys.executable, "-m", "autograder", "grade", str(A2), str(submissions), "--gradebook", str(db),
+               "--executor", "dask", "--scheduler", cluster.address]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0
+    assert "4 unchanged" in second.stdout, second.stdout[-1500:]
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("select count(*), count(distinct student) from gradings").fetchone()
+    assert rows == (4, 4)  # each graded exactly once, by the driver alone
