@@ -106,7 +106,11 @@ class DaskExecutor:
         with distributed.Client(self.scheduler, timeout="30s") as client:
             plugin = _grader_plugin_class()(str(self.assignment_dir.resolve()),
                                             str(self.solutions_dir.resolve()) if self.solutions_dir else None)
-            client.register_plugin(plugin, name=plugin_name)
+            # Registering again would replace each worker's plugin and throw its warm grader away; the
+            # scheduler keeps registered plugins for workers that join or restart later.
+            present = client.run(lambda dask_worker: plugin_name in dask_worker.plugins)
+            if not present or not all(present.values()):
+                client.register_plugin(plugin, name=plugin_name)
             futures = {}
             for index, path in enumerate(paths):
                 try:
