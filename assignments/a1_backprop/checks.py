@@ -73,6 +73,10 @@ def numpy_only_inputs(rng):
 
 
 def judge_numpy_only(case):
+    stubs = case.student.get("stubs") or []
+    if stubs:
+        return failed(f"not implemented yet: {', '.join(stubs)} still raise NotImplementedError; the NumPy-only "
+                      "constraint is checked on working functions", diagnosis="not-implemented")
     calls = case.student.get("forbidden") or []
     if calls:
         return failed("these functions must use NumPy only, but calls into "
