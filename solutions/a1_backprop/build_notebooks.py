@@ -30,7 +30,9 @@ In this assignment you do it yourself, with NumPy only:
 Run the public checks at any time with `autograder check a1_backprop.ipynb`.
 Only the functions named above are graded; add cells of your own freely."""
 
-IMPORTS = """import numpy as np
+IMPORTS = """import math
+
+import numpy as np
 import matplotlib.pyplot as plt"""
 
 Q1_TEXT = """## Q1 (3 points): the chain rule on a small graph
@@ -115,7 +117,7 @@ Write `poly_loss_and_grads(x, y, coeffs)`, where `coeffs` is the array `[a, b, c
 and `grads` a float64 NumPy array of shape `(4,)`, in the order `[dL/da, dL/db, dL/dc, dL/dd]`.
 The data of the lecture is below."""
 
-DATA = """x = np.linspace(-np.pi, np.pi, 2000)
+DATA = """x = np.linspace(-math.pi, math.pi, 2000)
 y = np.sin(x)"""
 
 Q2_STUB = """def poly_loss_and_grads(x, y, coeffs):
