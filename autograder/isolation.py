@@ -206,12 +206,15 @@ def sandbox_command(argv: list[str], *, read_only: list[Path], binds: dict[Path,
             cmd += ["--symlink", target, link]
         elif os.path.isdir(link):
             read_only = [*read_only, Path(link)]
+    # The private /tmp first: a checkout or virtualenv that lives under the host's /tmp (a CI clone)
+    # is then bound on top of it instead of being hidden by it.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--size", str(tmp_size_mb * 1024 * 1024),
+            "--tmpfs", "/tmp"]
+    made.update({"/proc", "/dev", "/tmp"})
     for path in read_only:
         parents(str(path))
         cmd += ["--ro-bind", str(path), str(path)]
         made.add(str(path))
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--size", str(tmp_size_mb * 1024 * 1024),
-            "--tmpfs", "/tmp"]
     for host, inside in binds.items():
         parents(inside)
         cmd += ["--bind", str(host), inside]

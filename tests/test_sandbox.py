@@ -160,3 +160,26 @@ def test_patching_comparisons_builtins_and_transformers_changes_no_verdict(a2_gr
 def test_grader_keeps_grading_after_every_attack(a2_grader):
     result = a2_grader.grade(ROOT / "solutions" / "a2_autograd" / "solution.ipynb")
     assert result.score == 10
+
+
+@pytest.mark.skipif(not __import__("shutil").which("bwrap"), reason="bubblewrap is not installed")
+def test_read_only_paths_under_host_tmp_stay_visible_and_the_rest_of_tmp_stays_private(tmp_path):
+    """A CI clone (and its .venv) under the host's /tmp must not vanish behind the sandbox's private /tmp."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder import isolation
+
+    shared = tmp_path / "checkout"
+    shared.mkdir()
+    (shared / "visible.txt").write_text("visible")
+    (tmp_path / "private.txt").write_text("private")
+    probe = (f"import os; print(open({str(shared / 'visible.txt')!r}).read(), "
+             f"os.path.exists({str(tmp_path / 'private.txt')!r}))")
+    argv = isolation.sandbox_command(
+        [sys.executable, "-c", probe], read_only=isolation.sandbox_read_only_paths([shared]), binds={},
+        tmp_size_mb=16, env={"PATH": "/usr/bin:/bin"}, root=os.geteuid() == 0)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["visible", "False"]
