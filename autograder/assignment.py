@@ -258,9 +258,8 @@ def _attach_checks(assignment: Assignment, with_hidden: bool) -> None:
         checks_path, probes_path = folder / "checks.py", folder / "probes.py"
         if not wanted:
             continue
-        for path in (checks_path, probes_path):
-            if not path.is_file():
-                raise SpecError(f"{path}: not found ({len(wanted)} {visibility} check(s) are declared)")
+        if not checks_path.is_file():
+            raise SpecError(f"{checks_path}: not found ({len(wanted)} {visibility} check(s) are declared)")
         module = _load_module(checks_path, f"autograder_checks_{assignment.id}_{visibility}")
         declared = getattr(module, "CHECKS", None)
         if not isinstance(declared, list) or not all(isinstance(c, Check) for c in declared):
@@ -273,7 +272,12 @@ def _attach_checks(assignment: Assignment, with_hidden: bool) -> None:
         if extra:
             raise SpecError(f"{checks_path}: CHECKS has {extra}, not declared as {visibility} checks in assignment.yaml")
         assignment.implementations.update(by_id)
-        assignment.probe_sources[visibility] = probes_path.read_text()
+        # Hidden checks that all reuse public probes need no hidden probes.py.
+        own = [c.id for c in declared if (c.probe_module or visibility) == visibility]
+        if probes_path.is_file():
+            assignment.probe_sources[visibility] = probes_path.read_text()
+        elif own:
+            raise SpecError(f"{probes_path}: not found ({visibility} check(s) {own} use its probes)")
     for check in assignment.implementations.values():
         spec = assignment.check(check.id)
         module = check.probe_module or spec.visibility
