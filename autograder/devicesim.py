@@ -22,7 +22,9 @@ How it works:
   gradients) reach PrivateUse1 kernels registered with `torch.library` that build on the CPU.
 - `active()` adds what only matters while student code runs: a TorchFunctionMode that records and
   aliases hard-coded `'cuda'`/`'mps'` devices, patched `nn.Module.to` / `.cuda` (one event per
-  model, not one per parameter) and, with `cuda_available=True`, a `torch.cuda` that says yes.
+  model, not one per parameter) and, with `cuda_available=True`, a `torch.cuda` that says yes
+  (`active(cuda_available=False)` one that says no; `active(hardcoded_to="cpu")` sends hard-coded
+  devices to the CPU, to grade the rest of the code there).
 
 Installing renames a torch backend and registers kernels for the whole process, irreversibly: do it
 only in a sandboxed grading child process.  Importing this module installs nothing.
@@ -328,8 +330,9 @@ class _HardcodedDeviceMode(TorchFunctionMode):
         accelerator = self.accelerator
         if func is torch.Tensor.cuda:
             accelerator._report_hardcoded("tensor.cuda()", "torch.Tensor.cuda")
-            if accelerator.cuda_available:
-                return torch.Tensor.to(args[0], accelerator.device, non_blocking=kwargs.get("non_blocking", False))
+            if accelerator._hardcoded_target is not None:
+                return torch.Tensor.to(args[0], accelerator._hardcoded_target,
+                                       non_blocking=kwargs.get("non_blocking", False))
         elif func is torch.Tensor.to:
             args, kwargs = accelerator._alias_call("tensor.to", "torch.Tensor.to", args, kwargs, device_in_args=True)
         elif "device" in kwargs:
@@ -349,6 +352,8 @@ class SimulatedAccelerator:
         self.events: list[DeviceEvent] = []
         self._active_depth = 0
         self._quiet_depth = 0
+        # Where hard-coded 'cuda'/'mps' devices go inside the current active() block (None: nowhere, torch raises).
+        self._hardcoded_target: torch.device | None = None
         self._kernels = torch.library.Library("aten", "IMPL")  # registrations live as long as this object
 
     @classmethod
@@ -395,21 +400,40 @@ class SimulatedAccelerator:
         return accelerator
 
     @contextlib.contextmanager
-    def active(self) -> Iterator[SimulatedAccelerator]:
-        """While inside: events are recorded, hard-coded devices are caught, torch.cuda is simulated."""
+    def active(self, cuda_available: bool | None = None,
+               hardcoded_to: torch.device | str | None = None) -> Iterator[SimulatedAccelerator]:
+        """While inside: events are recorded, hard-coded devices are caught, torch.cuda is simulated.
+
+        `cuda_available` overrides install()'s for this block (the process keeps one device, but a probe
+        may ask both questions): True makes torch.cuda say yes and sends hard-coded 'cuda'/'mps' to the
+        simulated device; False makes torch.cuda say no, even on a machine with a GPU, and leaves a
+        hard-coded device to fail as it does without one.  `hardcoded_to` sends hard-coded devices to that
+        device instead, e.g. "cpu": the rest of a submission is graded on the CPU while its hard-coded
+        'cuda:0' is still recorded as an event.
+        """
+        available = self.cuda_available if cuda_available is None else cuda_available
+        if hardcoded_to is not None:
+            target = torch.device(hardcoded_to)
+        else:
+            target = self.device if available else None
         with contextlib.ExitStack() as stack:
             stack.enter_context(self._patched(torch.nn.Module, "to", self._module_to(torch.nn.Module.to)))
             stack.enter_context(self._patched(torch.nn.Module, "cuda", self._module_cuda(torch.nn.Module.cuda)))
-            if self.cuda_available:
+            if available:
                 for name, replacement in self._simulated_cuda_functions().items():
+                    stack.enter_context(self._patched(torch.cuda, name, replacement))
+            elif cuda_available is False:
+                for name, replacement in {"is_available": lambda: False, "device_count": lambda: 0}.items():
                     stack.enter_context(self._patched(torch.cuda, name, replacement))
             stack.enter_context(torch.autograd.set_multithreading_enabled(False))
             stack.enter_context(_HardcodedDeviceMode(self))
+            outer_target, self._hardcoded_target = self._hardcoded_target, target
             self._active_depth += 1
             try:
                 yield self
             finally:
                 self._active_depth -= 1
+                self._hardcoded_target = outer_target
 
     def clear_events(self) -> None:
         self.events.clear()
@@ -449,17 +473,18 @@ class SimulatedAccelerator:
     def _alias_call(self, callee: str, op: str, args: tuple, kwargs: dict,
                     device_in_args: bool) -> tuple[tuple, dict]:
         """Report a hard-coded device in `device=` (or, for .to(), after the receiver) and, when CUDA
-        is simulated, replace it with the simulated device so that the code runs on."""
+        is simulated (or active() names a target), replace it with that device so that the code runs on."""
         receiver, rest = (args[:1], args[1:]) if device_in_args else ((), args)
         positional_devices = rest if device_in_args else ()
         if not any(_is_hardcoded(v) for v in (*positional_devices, kwargs.get("device"))):
             return args, kwargs
         self._report_hardcoded(_describe_call(callee, rest, kwargs, device_in_args), op)
-        if not self.cuda_available:
+        target = self._hardcoded_target
+        if target is None:
             return args, kwargs  # torch raises its own "Torch not compiled with CUDA enabled"
         if device_in_args:
-            rest = tuple(self.device if _is_hardcoded(a) else a for a in rest)
-        kwargs = {k: self.device if k == "device" and _is_hardcoded(v) else v for k, v in kwargs.items()}
+            rest = tuple(target if _is_hardcoded(a) else a for a in rest)
+        kwargs = {k: target if k == "device" and _is_hardcoded(v) else v for k, v in kwargs.items()}
         return receiver + rest, kwargs
 
     def _module_to(self, original_to):
@@ -478,8 +503,9 @@ class SimulatedAccelerator:
         def cuda(module, device=None):
             accelerator._report_hardcoded("model.cuda()", "torch.nn.Module.cuda")
             with accelerator._quiet():
-                if accelerator.cuda_available:
-                    return module._apply(lambda t: t.to(accelerator.device))
+                target = accelerator._hardcoded_target
+                if target is not None:
+                    return module._apply(lambda t: t.to(target))
                 return original_cuda(module, device)
         return cuda
 

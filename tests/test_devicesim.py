@@ -336,3 +336,40 @@ def test_backward_on_the_device_starts_no_autograd_thread_and_the_process_exits_
     ''')
     assert result["grad"] == [1.0, 1.0]
     assert not [name for name in result["threads"] if name.startswith("pt_autograd")]
+
+
+def test_availability_can_be_set_per_block_and_hardcoded_devices_sent_to_the_cpu():
+    # One process, one device, but a probe may ask both questions (get_device with and without CUDA)
+    # and grade code with a hard-coded 'cuda:0' on the CPU while still recording it.
+    result = run_scenario('''
+        def get_device():
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+        with sim.active(cuda_available=False):
+            result["without"] = [str(get_device()), torch.cuda.device_count()]
+            result["without_error"] = error_of(lambda: torch.rand(2).to("cuda:0"))
+        with sim.active(cuda_available=True):
+            result["with"] = [str(get_device()), torch.cuda.device_count(),
+                              str(torch.rand(2).to("cuda:0").device)]
+        sim.clear_events()
+        with sim.active(cuda_available=False, hardcoded_to="cpu"):
+            torch.manual_seed(0)
+            model = build_classifier().cuda()
+            images, labels = next(iter(make_loader()))
+            loss = nn.functional.cross_entropy(model(images.to("cuda:0")), labels.to("mps"))
+            result["cpu_run"] = [loss.device.type, next(model.parameters()).device.type,
+                                 torch.zeros(2, device="cuda").device.type, torch.rand(2).cuda().device.type]
+            result["cpu_events"] = events()
+        torch.manual_seed(0)
+        model = build_classifier()
+        images, labels = next(iter(make_loader()))
+        result["same_loss"] = loss.item() == nn.functional.cross_entropy(model(images), labels).item()
+        result["is_available_after"] = torch.cuda.is_available()
+    ''', cuda_available=True)
+    assert result["without"] == ["cpu", 0]
+    assert "Torch not compiled with CUDA enabled" in result["without_error"]["message"]
+    assert result["with"] == ["cuda", 1, "gpu:0"]
+    assert result["cpu_run"] == ["cpu", "cpu", "cpu", "cpu"] and result["same_loss"]
+    assert [e["message"] for e in result["cpu_events"]] == [
+        "model.cuda()", "tensor.to('cuda:0')", "tensor.to('mps')", "torch.zeros(..., device='cuda')", "tensor.cuda()"]
+    assert result["is_available_after"] is False
