@@ -1,17 +1,35 @@
-"""Public checks for a3_dataset: MNIST rows the student never saw, written by the probes as CSV."""
+"""Public checks for a3_dataset: MNIST rows drawn from the students' own rows, written by the probes
+as CSV files the student never saw (another subset, another order), judged outside the sandbox."""
+
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from autograder.checks import Check
 from autograder.judging import compare, failed, passed
 
+# The rows students are given (`make data` writes them from autograder.datasets.student_rows()).
+# Inputs come from this file only, never from the held-out rows, whose labels must not enter a
+# sandbox; it ships with the release, so a student-side check draws the very same inputs.
+SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
+
+
+@lru_cache(maxsize=1)
+def shipped_rows():
+    if not SHIPPED_CSV.is_file():
+        raise FileNotFoundError(f"{SHIPPED_CSV}: not found; `make data` writes it (the MNIST rows students get)")
+    table = np.loadtxt(SHIPPED_CSV, delimiter=",", dtype=np.int64, ndmin=2)
+    if table.shape[1] != 785 or len(table) < 200:
+        raise ValueError(f"{SHIPPED_CSV}: expected at least 200 rows of a label and 784 pixels, got shape "
+                         f"{table.shape}; rewrite it with `make data`")
+    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+
 
 def mnist_rows(rng, count):
-    from autograder.datasets import load_mnist_rows
-
-    labels, pixels = load_mnist_rows()
+    labels, pixels = shipped_rows()
     chosen = rng.choice(len(labels), size=count, replace=False)
-    return labels[chosen].astype(np.int64), pixels[chosen].astype(np.int64)
+    return labels[chosen], pixels[chosen]
 
 
 def items_inputs(rng):
@@ -19,70 +37,148 @@ def items_inputs(rng):
     return {"labels": labels, "pixels": pixels, "indices": [0, 7, 24, int(rng.integers(1, 24))]}
 
 
-def judge_item(got, expected, index):
-    if "label_kind" not in got:
-        return failed(f"dataset[{index}] should be a tuple (label, image, target), but it is {got['kind']['type']}")
-    if got["label"] is None:
-        return failed(f"dataset[{index}]: label should be a Python int, but it is {got['label_kind']['type']} "
-                      "(use int(...))")
-    if got["label"] != expected["label"]:
-        return failed(f"dataset[{index}]: label {got['label']}, expected {expected['label']} (the first column "
-                      "of the row; is a header line or the row order handled right?)")
-    for part in ("image", "target"):
-        if got[part] is None:
-            return failed(f"dataset[{index}]: {part} should be a torch.Tensor, but it is {got[part + '_kind']['type']}")
-        kind, want = got[part + "_kind"], expected[part + "_kind"]
-        if kind.get("shape") != want.get("shape"):
-            return failed(f"dataset[{index}]: {part} has shape {kind.get('shape')}, expected {want.get('shape')}")
-        if kind.get("dtype") != want.get("dtype"):
-            return failed(f"dataset[{index}]: {part} has dtype {kind.get('dtype')}, expected {want.get('dtype')}")
-    image = got["image"]
-    if image.max() > 1.0 + 1e-6 or image.min() < -1e-6:
-        return failed(f"dataset[{index}]: image values range from {image.min():g} to {image.max():g}; "
-                      "expected [0, 1]: divide the 0..255 pixels by 255", diagnosis="image-not-normalized")
-    verdict = compare(image, expected["image"], name=f"dataset[{index}] image", rtol=1e-5, atol=1e-6)
-    if verdict is not None:
-        return verdict
-    target = got["target"]
-    if not (np.isin(target, (0.0, 1.0)).all() and target.sum() == 1 and int(target.argmax()) == expected["label"]):
-        return failed(f"dataset[{index}]: target {target.tolist()} is not the one-hot vector of label "
-                      f"{expected['label']} (a 1.0 at index {expected['label']}, 0.0 elsewhere)",
-                      diagnosis="not-one-hot")
+def _is_one_hot(target, label):
+    return (isinstance(target, np.ndarray) and target.shape == (10,) and np.isin(target, (0, 1)).all()
+            and target.sum() == 1 and int(target.argmax()) == label)
+
+
+def judge_label(got, expected, where):
+    got_type, want_type = got["label_kind"]["type"], expected["label_kind"]["type"]
+    if got_type != want_type:
+        if want_type == "builtins.int":
+            value = f" ({got['label_value']})" if got["label_value"] is not None else ""
+            return failed(f"{where}: label should be a Python int, but it is {got_type}{value}: convert it with "
+                          "int(...)", diagnosis="label-not-int")
+        return failed(f"{where}: label should be {want_type}, but it is {got_type}")
+    if got["label_value"] != expected["label_value"]:
+        return failed(f"{where}: label {got['label_value']}, expected {expected['label_value']} (the first value "
+                      "of that line of the CSV, which has no header line)")
     return None
+
+
+def judge_image(got, expected, where):
+    kind, want = got["image_kind"], expected["image_kind"]
+    image = got["image"]
+    if image is None:
+        hint = ": convert it with torch.from_numpy(...) or torch.tensor(...)" if "numpy" in kind["type"] else ""
+        return failed(f"{where}: image should be a torch.Tensor, but it is {kind['type']}{hint}")
+    if kind.get("shape") != want.get("shape"):
+        hint = ""
+        if image.size == 784:
+            hint = " (the same 784 pixels: flatten it with .reshape(-1))"
+        elif image.size == 785:
+            hint = " (785 values: the label is still in it; the image is the 784 values after the label)"
+        return failed(f"{where}: image has shape {kind.get('shape')}, expected {want.get('shape')}{hint}")
+    reference = expected["image"]
+    if image.size and reference.max() <= 1.0 and (image.max() > 1.0 + 1e-6 or image.min() < -1e-6):
+        dtype = f", dtype {kind.get('dtype')}" if kind.get("dtype") != want.get("dtype") else ""
+        return failed(f"{where}: image values range from {float(image.min()):g} to {float(image.max()):g}{dtype}; "
+                      f"expected values in [0, 1] ({want.get('dtype')}): divide the 0..255 pixels by 255",
+                      diagnosis="image-not-normalized")
+    if kind.get("dtype") != want.get("dtype"):
+        hint = ""
+        if kind.get("dtype") == "torch.float64":
+            hint = " (NumPy computes in float64 and torch.from_numpy keeps it: add .float() or dtype=torch.float32)"
+        return failed(f"{where}: image has dtype {kind.get('dtype')}, expected {want.get('dtype')}{hint}")
+    return compare(image, reference, name=f"{where} image", rtol=1e-5, atol=1e-6)
+
+
+def judge_target(got, expected, label, where):
+    kind, want = got["target_kind"], expected["target_kind"]
+    target, reference = got["target"], expected["target"]
+    one_hot = "not-one-hot" if _is_one_hot(reference, label) else None
+    wanted = f"the one-hot vector of label {label} (shape {want.get('shape')}, a 1.0 at index {label}, 0.0 elsewhere)"
+    if target is None:
+        return failed(f"{where}: target should be {wanted} as a torch.Tensor, but it is {kind['type']}", diagnosis=one_hot)
+    if kind.get("shape") != want.get("shape"):
+        return failed(f"{where}: target has shape {kind.get('shape')}; expected {wanted}", diagnosis=one_hot)
+    if not np.array_equal(target.astype(np.float64), reference.astype(np.float64)):
+        return failed(f"{where}: target is {target.tolist()}; expected {wanted}", diagnosis=one_hot)
+    if kind.get("dtype") != want.get("dtype"):
+        hint = " (torch.nn.functional.one_hot returns int64: add .float())" if kind.get("dtype") == "torch.int64" else ""
+        return failed(f"{where}: target has dtype {kind.get('dtype')}, expected {want.get('dtype')}{hint}")
+    return None
+
+
+def judge_item(got, expected, index):
+    where = f"dataset[{index}]"
+    if "label_kind" not in got:
+        size = f" of {got['length']} items" if got.get("length") is not None else ""
+        return failed(f"{where} should be a tuple (label, image, target), but it is {got['kind']['type']}{size}")
+    return (judge_label(got, expected, where) or judge_image(got, expected, where)
+            or judge_target(got, expected, expected["label_value"], where))
 
 
 def judge_items(case):
     s, r = case.student, case.reference
     if s["length"] != r["length"]:
-        return failed(f"len(dataset) is {s['length']} for a CSV of {r['length']} rows", diagnosis="wrong-length")
+        hint = ""
+        if s["length"] == r["length"] - 1:
+            hint = " (one row short: is the first line skipped as if it were a header? The file has none)"
+        elif s["length"] == len(shipped_rows()[0]):
+            hint = f" (as many as {SHIPPED_CSV.parent.name}/{SHIPPED_CSV.name}: is the csv_file argument used?)"
+        return failed(f"len(dataset) is {s['length']} for a CSV of {r['length']} rows{hint}")
     for index, got, expected in zip(case.inputs["indices"], s["items"], r["items"]):
         verdict = judge_item(got, expected, index)
         if verdict is not None:
             return verdict
-    return passed(f"{r['length']} rows: labels, [0, 1] images (784,) float32 and one-hot targets (10,) are right")
+    return passed(f"{r['length']} rows: int labels, [0, 1] float32 images (784,) and one-hot float32 targets (10,)")
 
 
 def loader_inputs(rng):
-    labels, pixels = mnist_rows(rng, 37)
-    return {"labels": labels, "pixels": pixels, "batch_size": 8}
+    labels, pixels = mnist_rows(rng, int(rng.integers(30, 45)))
+    return {"labels": labels, "pixels": pixels, "batch_size": int(rng.integers(6, 11))}
+
+
+def _short(values, count=12):
+    return str(values) if len(values) <= count else f"[{', '.join(map(str, values[:count]))}, ...] ({len(values)} in all)"
 
 
 def judge_loader(case):
     s, r = case.student, case.reference
-    if "batches" not in s:
-        return failed(f"make_loader should return a torch.utils.data.DataLoader, but returned {s['kind']['type']}")
-    if s["batches"] != r["batches"]:
-        return failed(f"make_loader(dataset, batch_size=8) gives {s['batches']} batches for 37 items; expected "
-                      f"{r['batches']}: is batch_size passed on?", diagnosis="loader-ignores-arguments")
-    if s["first_shapes"] != r["first_shapes"] or s["first_dtypes"] != r["first_dtypes"]:
-        return failed(f"the first batch has shapes {s['first_shapes']} and dtypes {s['first_dtypes']}; expected "
-                      f"{r['first_shapes']} and {r['first_dtypes']}")
-    if s["ordered_labels"] != r["ordered_labels"]:
-        return failed("with shuffle=False the batches should keep the CSV's order")
-    if all(order == s["ordered_labels"] for order in s["shuffled_orders"]):
-        return failed("with shuffle=True the order never changes across 3 epochs: is shuffle passed on?",
-                      diagnosis="loader-ignores-arguments")
-    return passed("batches of the right size, shapes and order; shuffle=True shuffles")
+    size, count = case.inputs["batch_size"], len(case.inputs["labels"])
+    call = f"make_loader(dataset, {size}, shuffle=False)"
+    if "batch_sizes" not in s:
+        return failed(f"make_loader should return a torch.utils.data.DataLoader, but {call} returned {s['kind']['type']}")
+    if s["batch_sizes"] != r["batch_sizes"]:
+        message = (f"{call} on a dataset of {count} items gives batches of {_short(s['batch_sizes'])} items; "
+                   f"expected {r['batch_sizes']}")
+        if all(isinstance(n, int) for n in s["batch_sizes"]) and sum(s["batch_sizes"]) != count:
+            message += f", {sum(s['batch_sizes'])} items in all instead of {count}: is the dataset passed on?"
+        first = s["batch_sizes"][0] if s["batch_sizes"] else None
+        if isinstance(first, int) and first != size:
+            default = " (DataLoader's default batch_size is 1)" if first == 1 else ""
+            return failed(f"{message}: pass batch_size=batch_size on to DataLoader{default}",
+                          diagnosis="loader-ignores-batch-size")
+        if s["batch_sizes"] == r["batch_sizes"][:-1]:
+            message += ": the last, smaller batch is missing (drop_last=True?)"
+        return failed(message)
+    if s["first"] != r["first"]:
+        return failed(f"the first batch of {call} has shapes {s['first'].get('shapes')} and dtypes "
+                      f"{s['first'].get('dtypes')}; expected {r['first']['shapes']} and {r['first']['dtypes']} "
+                      "(labels, images, targets, collated by the default collate_fn)")
+    ordered = s["ordered_labels"]
+    if ordered != r["ordered_labels"]:
+        if ordered is not None and sorted(ordered) == sorted(r["ordered_labels"]):
+            return failed(f"{call} should keep the dataset's order, but the labels come as {ordered[:12]}..., "
+                          f"not {r['ordered_labels'][:12]}...: pass shuffle on to DataLoader",
+                          diagnosis="loader-ignores-shuffle")
+        return failed(f"the batches of {call} do not hold the dataset's items: labels {_short(ordered or [])}, "
+                      f"expected {_short(r['ordered_labels'])} (is the dataset passed on?)")
+    for order in s["shuffled_orders"]:
+        if order is None or sorted(order) != sorted(ordered):
+            return failed(f"an epoch of make_loader(dataset, {size}, shuffle=True) does not hold every item once")
+    if all(order == ordered for order in s["shuffled_orders"]):
+        return failed(f"make_loader(dataset, {size}, shuffle=True) gives the items in the dataset's order in 3 "
+                      "epochs out of 3: pass shuffle on to DataLoader", diagnosis="loader-ignores-shuffle")
+    if isinstance(s["default_orders"], str):
+        return failed(f"make_loader(dataset, {size}) raised {s['default_orders']}; the signature is "
+                      "make_loader(dataset, batch_size, shuffle=True)")
+    if all(order == ordered for order in s["default_orders"]):
+        return failed(f"make_loader(dataset, {size}) never shuffles: shuffle should default to True, as in "
+                      "make_loader(dataset, batch_size, shuffle=True)")
+    return passed(f"batches of {size} with the right shapes and dtypes; shuffle=False keeps the order, "
+                  "shuffle=True shuffles")
 
 
 CHECKS = [

@@ -1,6 +1,12 @@
-"""Public probes for a3_dataset (run inside the sandbox, on the student's namespace)."""
+"""Public probes for a3_dataset (run inside the sandbox, on the student's namespace).
 
+Every probe writes the rows the grader drew to a fresh CSV in the shipped file's format, so the
+student's code meets a file it never saw; what comes back is plain data for the judges outside.
+"""
+
+import operator
 import os
+import statistics
 import sys
 import time
 
@@ -26,29 +32,51 @@ class FileOpens:
             self.count += 1
 
 
+def _csv_text(labels, pixels, header):
+    lines = [header] if header else []
+    for label, row in zip(labels, pixels):
+        lines.append(",".join([str(int(label)), *map(str, np.asarray(row).astype(int).tolist())]))
+    return "\n".join(lines) + "\n"
+
+
+def _shipped_header():
+    """The shipped file's header line, if it has one (the course's file has none)."""
+    if not os.path.exists(SHIPPED_CSV):
+        return None
+    with open(SHIPPED_CSV) as fh:
+        first = fh.readline()
+    if first and not first.split(",")[0].strip().isdigit():
+        return first.rstrip("\n")
+    return None
+
+
 def write_csv(inputs, name):
     """Rows the student never saw, in the shipped file's format (header line or not)."""
-    header = None
-    if os.path.exists(SHIPPED_CSV):
-        with open(SHIPPED_CSV) as fh:
-            first = fh.readline()
-        if first and not first.split(",")[0].strip().isdigit():
-            header = first.rstrip("\n")
-    labels, pixels = np.asarray(inputs["labels"]), np.asarray(inputs["pixels"])
     path = os.path.abspath(name)
     with open(path, "w") as fh:
-        if header:
-            fh.write(header + "\n")
-        for label, row in zip(labels, pixels):
-            fh.write(",".join([str(int(label)), *map(str, row.astype(int).tolist())]) + "\n")
+        fh.write(_csv_text(inputs["labels"], inputs["pixels"], _shipped_header()))
     return path
+
+
+def _label_value(label):
+    """The label as a number whatever its type (numpy integer, 0-d tensor, float), for messages."""
+    try:
+        return int(operator.index(label))
+    except Exception:
+        pass
+    try:
+        number = float(label)
+    except Exception:
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _item(item):
     if not isinstance(item, (tuple, list)) or len(item) != 3:
-        return {"kind": describe_value(item)}
+        return {"kind": describe_value(item), "length": len(item) if isinstance(item, (tuple, list)) else None}
     label, image, target = item
     return {"label": label if type(label) is int else None, "label_kind": describe_value(label),
+            "label_value": _label_value(label),
             "image": image if type(image) is torch.Tensor else None, "image_kind": describe_value(image),
             "target": target if type(target) is torch.Tensor else None, "target_kind": describe_value(target)}
 
@@ -56,43 +84,116 @@ def _item(item):
 def items(ns, inputs):
     MnistDataset = need_subclass(ns, "MnistDataset", torch.utils.data.Dataset)
     dataset = MnistDataset(write_csv(inputs, "grader_items.csv"))
-    return {"length": len(dataset), "items": [_item(dataset[i]) for i in inputs["indices"]]}
+    length = len(dataset)
+    if length != len(inputs["labels"]):  # judged on the length alone; indexing might raise
+        return {"length": length, "items": []}
+    return {"length": length, "items": [_item(dataset[i]) for i in inputs["indices"]]}
+
+
+class GraderDataset(torch.utils.data.Dataset):
+    """The grader's own dataset over the drawn rows, in the assignment's item format, so make_loader
+    is judged on its own, whatever the submission's MnistDataset does."""
+
+    def __init__(self, labels, pixels):
+        self.labels = [int(v) for v in labels]
+        self.images = torch.from_numpy(np.asarray(pixels, dtype=np.float32) * np.float32(1 / 255))
+        self.targets = torch.zeros(len(self.labels), 10)
+        self.targets[torch.arange(len(self.labels)), torch.tensor(self.labels)] = 1
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.labels[index], self.images[index], self.targets[index]
+
+
+def _batch(batch):
+    """Shapes, dtypes and the label column of one batch, whatever form it has."""
+    if not isinstance(batch, (tuple, list)):
+        return {"kind": describe_value(batch)}
+    return {"shapes": [list(part.shape) if isinstance(part, torch.Tensor) else None for part in batch],
+            "dtypes": [str(part.dtype) if isinstance(part, torch.Tensor) else describe_value(part)["type"]
+                       for part in batch],
+            "labels": [int(v) for v in batch[0].tolist()] if isinstance(batch[0], torch.Tensor) else None}
+
+
+def _in_process(loader):
+    """The loader with its items fetched in this process: the sandbox starts no worker processes,
+    and num_workers changes neither the batches nor their order."""
+    if isinstance(loader, torch.utils.data.DataLoader) and loader.num_workers:
+        loader.num_workers = 0
+    return loader
+
+
+def _epoch(loader):
+    batches = [_batch(batch) for batch in _in_process(loader)]
+    if all("labels" in b and b["labels"] is not None for b in batches):
+        order = [label for b in batches for label in b["labels"]]
+    else:
+        order = None
+    return batches, order
 
 
 def loader(ns, inputs):
-    MnistDataset = need_subclass(ns, "MnistDataset", torch.utils.data.Dataset)
     make_loader = need(ns, "make_loader")
-    dataset = MnistDataset(write_csv(inputs, "grader_loader.csv"))
+    dataset = GraderDataset(inputs["labels"], inputs["pixels"])
     batch_size = inputs["batch_size"]
     ordered = make_loader(dataset, batch_size, shuffle=False)
     if not isinstance(ordered, torch.utils.data.DataLoader):
         return {"kind": describe_value(ordered)}
-    batches = list(ordered)
-    first = batches[0]
-    shuffled_orders = []
+    batches, order = _epoch(ordered)
+    shuffled, default = [], []
     for epoch in range(3):
-        torch.manual_seed(epoch)
-        shuffled = make_loader(dataset, batch_size, shuffle=True)
-        shuffled_orders.append(torch.cat([b[0] if isinstance(b[0], torch.Tensor) else torch.as_tensor(b[0])
-                                          for b in shuffled]).tolist())
+        torch.manual_seed(1000 + epoch)
+        shuffled.append(_epoch(make_loader(dataset, batch_size, shuffle=True))[1])
+    for epoch in range(3):
+        torch.manual_seed(2000 + epoch)
+        try:
+            default.append(_epoch(make_loader(dataset, batch_size))[1])
+        except TypeError as exc:  # no default for shuffle: reported, the rest is still judged
+            default = f"{type(exc).__name__}: {exc}"
+            break
     return {
         "kind": describe_value(ordered),
-        "batches": len(batches),
-        "first_shapes": [list(getattr(part, "shape", [])) for part in first],
-        "first_dtypes": [str(getattr(part, "dtype", type(part).__name__)) for part in first],
-        "ordered_labels": torch.cat([torch.as_tensor(b[0]) for b in batches]).tolist(),
-        "shuffled_orders": shuffled_orders,
+        "batch_sizes": [b["shapes"][0][0] if b.get("shapes") and b["shapes"][0] else None for b in batches],
+        "first": batches[0] if batches else None,
+        "ordered_labels": order,
+        "shuffled_orders": shuffled,
+        "default_orders": default,
     }
 
 
+def _rewrite(path, labels, pixels):
+    with open(path, "r+") as fh:  # in place: a file handle kept open sees the new rows too
+        fh.write(_csv_text(labels, pixels, _shipped_header()))
+        fh.truncate()
+
+
 def rereads(ns, inputs):
+    """Labels of items read after the CSV was rewritten in place once the dataset was built, first
+    with its rows reversed, then back as it was: a dataset that reads the file again in __getitem__
+    follows the file both times; one that holds its rows in memory (read in __init__, or once on
+    first use) does not.  Files opened and time taken per item in the first pass too."""
     MnistDataset = need_subclass(ns, "MnistDataset", torch.utils.data.Dataset)
     opens = FileOpens()
-    dataset = MnistDataset(write_csv(inputs, "grader_reads.csv"))
-    opens.active = True
-    started = time.perf_counter()
+    path = write_csv(inputs, "grader_reads.csv")
+    dataset = MnistDataset(path)
+    labels, pixels = np.asarray(inputs["labels"]), np.asarray(inputs["pixels"])
+    _rewrite(path, labels[::-1], pixels[::-1])
+    seen, seconds, opened = [], [], []
     for i in inputs["indices"]:
-        dataset[i]
-    seconds = time.perf_counter() - started
-    opens.active = False
-    return {"opens": opens.count, "seconds": seconds, "items": len(inputs["indices"])}
+        before = opens.count
+        opens.active = True
+        started = time.perf_counter()
+        item = dataset[i]
+        seconds.append(time.perf_counter() - started)
+        opens.active = False
+        opened.append(opens.count - before)
+        seen.append(_label_value(item[0]) if isinstance(item, (tuple, list)) and len(item) == 3 else None)
+    _rewrite(path, labels, pixels)
+    again = []
+    for i in inputs["indices"]:
+        item = dataset[i]
+        again.append(_label_value(item[0]) if isinstance(item, (tuple, list)) and len(item) == 3 else None)
+    return {"items": len(inputs["indices"]), "labels_seen": seen, "labels_again": again, "opens": sum(opened),
+            "items_opening": sum(1 for n in opened if n), "median_seconds": statistics.median(seconds)}

@@ -1,19 +1,19 @@
 """Hidden checks for a3_dataset: never released; inputs come from the secret seed."""
 
-import numpy as np
+import importlib.util
+from pathlib import Path
 
 from autograder.checks import Check
 from autograder.judging import failed, passed
 
-# Reading the CSV again on every item is slow for real data sets; the reference opens nothing per
-# item. A generous ratio keeps timing noise from failing a correct dataset.
-SLOWER_THAN_REFERENCE = 20.0
+# Timing is only a secondary signal (the file rewrite and the open count decide first): an item
+# must be both this many times slower than the reference's and slower than SLOW_ITEM_SECONDS, as a
+# median over 100 items, so a loaded machine cannot fail a dataset that holds its rows in memory.
+SLOWER_THAN_REFERENCE = 50.0
+SLOW_ITEM_SECONDS = 0.005
 
 
 def _public():
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[2] / "assignments" / "a3_dataset" / "checks.py"
     spec = importlib.util.spec_from_file_location("a3_public_checks", path)
     module = importlib.util.module_from_spec(spec)
@@ -31,17 +31,43 @@ def unseen_inputs(rng):
 
 def rereads_inputs(rng):
     labels, pixels = PUBLIC.mnist_rows(rng, 200)
-    return {"labels": labels, "pixels": pixels, "indices": rng.integers(0, 200, size=100).tolist()}
+    return {"labels": labels, "pixels": pixels, "indices": rng.integers(0, 190, size=100).tolist()}
+
+
+def _following_the_file(case, output):
+    """Among the items whose row and reversed row have different labels, how many came back with
+    the reversed row's label after the first rewrite and with their own after the second."""
+    labels, indices = case.inputs["labels"], case.inputs["indices"]
+    last = len(labels) - 1
+    telling = [k for k, i in enumerate(indices) if labels[i] != labels[last - i]]
+    followed = sum(1 for k in telling if output["labels_seen"][k] == labels[last - indices[k]]
+                   and output["labels_again"][k] == labels[indices[k]])
+    return followed, len(telling)
 
 
 def judge_rereads(case):
     s, r = case.student, case.reference
-    ratio = s["seconds"] / max(r["seconds"], 1e-6)
-    if s["opens"] > r["opens"] and ratio > SLOWER_THAN_REFERENCE:
-        return failed(f"__getitem__ opened files {s['opens']} times for {s['items']} items and was {ratio:.0f} times "
-                      "slower than reading from memory: load the CSV once in __init__ and index into it",
+    followed, telling = _following_the_file(case, s)
+    if followed > telling / 2 and followed > _following_the_file(case, r)[0]:
+        opened = f", and __getitem__ opened a file for {s['items_opening']} of {s['items']} items" \
+            if s["items_opening"] else ""
+        return failed(f"after MnistDataset(csv_file) was built, the grader rewrote that CSV in place, first with "
+                      f"its rows in reverse order, then back as it was: {followed} of {telling} items followed the "
+                      f"file both times{opened}. The file is read again on every item (through a file kept open "
+                      "or not): load it once in __init__ and index into memory in __getitem__",
                       diagnosis="reads-file-every-item")
-    return passed("items come from memory, not from re-reading the file")
+    if s["items_opening"] > s["items"] / 2 and s["items_opening"] > r["items_opening"]:
+        return failed(f"__getitem__ opened a file for {s['items_opening']} of {s['items']} items ({s['opens']} opens; "
+                      f"the reference: {r['opens']}): load the data once in __init__ and index into memory",
+                      diagnosis="reads-file-every-item")
+    item, expected = s["median_seconds"], r["median_seconds"]
+    ratio = item / max(expected, 1e-7)
+    if ratio > SLOWER_THAN_REFERENCE and item > SLOW_ITEM_SECONDS:
+        return failed(f"one item takes {item * 1e3:.1f} ms (median of {s['items']}), the reference's "
+                      f"{expected * 1e3:.3f} ms: {ratio:.0f} times slower. Is the file read again in __getitem__? "
+                      "Do the parsing once in __init__")
+    return passed(f"items come from memory, not from the file: __getitem__ opened a file for {s['items_opening']} "
+                  f"of {s['items']} items and did not follow the CSV when it was rewritten")
 
 
 CHECKS = [
