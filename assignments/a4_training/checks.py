@@ -1,0 +1,274 @@
+"""Public checks for a4_training: inputs drawn by the grader, judged outside the sandbox.
+
+Rows come from the MNIST file students are given (`make data` writes it from
+autograder.datasets.student_rows(); never from the held-out rows).  The device checks judge what
+the simulated accelerator recorded while the student's code ran on it (`gpu:0`): each device
+mistake gets its own name and only the device checks' points.
+"""
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from autograder.checks import Check
+from autograder.judging import compare, failed, passed
+
+SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
+LEARNING_RATE = 0.1
+
+
+@lru_cache(maxsize=1)
+def shipped_rows():
+    if not SHIPPED_CSV.is_file():
+        raise FileNotFoundError(f"{SHIPPED_CSV}: not found; `make data` writes it (the MNIST rows students get)")
+    table = np.loadtxt(SHIPPED_CSV, delimiter=",", dtype=np.int64, ndmin=2)
+    if table.shape[1] != 785 or len(table) < 600:
+        raise ValueError(f"{SHIPPED_CSV}: expected at least 600 rows of a label and 784 pixels, got shape "
+                         f"{table.shape}; rewrite it with `make data`")
+    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+
+
+def mnist_batches(rng, count, batch_size, **extra):
+    """`count` rows drawn from the students' file, and the loader settings of a probe."""
+    labels, pixels = shipped_rows()
+    chosen = rng.choice(len(labels), size=count, replace=False)
+    return {"labels": labels[chosen], "pixels": pixels[chosen], "batch_size": batch_size,
+            "seed": int(rng.integers(0, 2**31 - 1)), **extra}
+
+
+# ---------------------------------------------------------------------------------------------
+# Q1: get_device
+# ---------------------------------------------------------------------------------------------
+
+def judge_device_returned(case):
+    s = case.student
+    if not s["is_device"]:
+        shown = f" {s['text']!r}" if s["text"] is not None else ""
+        return failed(f"get_device() should return a torch.device, but it returned a {s['kind']['type']}{shown}; "
+                      "wrap the name: torch.device('cuda') or torch.device('cpu')")
+    return passed(f"get_device() returns torch.device({s['text']!r}) on this machine")
+
+
+def judge_availability(case):
+    wrong = []
+    for answer in case.student["answers"]:
+        expected = "cuda" if answer["cuda_available"] else "cpu"
+        if answer["type"] == expected:
+            continue
+        got = repr(answer["text"]) if answer["type"] else f"a {answer['returned']} ({answer['text']!r})"
+        if answer["cuda_available"]:
+            wrong.append(f"on a machine with CUDA (torch.cuda.is_available() is True) it returned {got}, "
+                         "so training would stay on the CPU")
+        else:
+            wrong.append(f"on a machine without CUDA (torch.cuda.is_available() is False) it returned {got}, "
+                         "so code using it fails there ('Torch not compiled with CUDA enabled')")
+    if wrong:
+        return failed("get_device() must ask torch.cuda.is_available() and answer accordingly, but "
+                      + "; and ".join(wrong) + ".", diagnosis="get-device-ignores-availability")
+    return passed("get_device() answers cuda when CUDA is available and cpu when it is not")
+
+
+# ---------------------------------------------------------------------------------------------
+# Q2: build_classifier
+# ---------------------------------------------------------------------------------------------
+
+def classifier_inputs(rng):
+    sizes = [1, int(rng.integers(2, 32)), 64]
+    data = mnist_batches(rng, 64, 64)
+    return {"pixels": data["pixels"], "batch_sizes": sizes}
+
+
+def judge_classifier_shapes(case):
+    s = case.student
+    if not s["module"]:
+        return failed(f"build_classifier() should return an nn.Module, but it returned a {s['kind']['type']}")
+    for size, shape, dtype in zip(s["batch_sizes"], s["shapes"], s["dtypes"]):
+        if shape != [size, 10]:
+            shown = tuple(shape) if shape is not None else f"a {dtype}"
+            return failed(f"build_classifier()(images) for images of shape ({size}, 784) gave {shown}, "
+                          f"expected ({size}, 10): one row of 10 logits per image")
+        if dtype != "torch.float32":
+            return failed(f"the logits have dtype {dtype}, expected torch.float32 (the images are float32)")
+    if s["trainable"] == 0:
+        return failed("the model has no trainable parameters: layers kept in a Python list or dict are not "
+                      "registered; use nn.Sequential, nn.ModuleList or attributes of an nn.Module")
+    return passed(f"maps (B, 784) to (B, 10) float32 logits for B in {s['batch_sizes']}; "
+                  f"{s['trainable']} trainable parameters")
+
+
+# ---------------------------------------------------------------------------------------------
+# Q3: train_one_epoch
+# ---------------------------------------------------------------------------------------------
+
+def epoch_inputs(rng):
+    return mnist_batches(rng, 64, 16, lr=LEARNING_RATE)
+
+
+def _returned(s):
+    kind = s["kind"]["type"]
+    value = f" ({s['value']:.6g})" if s["value"] is not None else ""
+    return f"{kind}{value}"
+
+
+def judge_mean_loss(case):
+    s, r = case.student, case.reference
+    if not s["is_float"]:
+        if s["kind"]["type"].startswith("torch.") and s["value"] is not None:
+            graph = (" that still requires grad: summing loss tensors keeps every batch's graph alive"
+                     if s["requires_grad"] else "")
+            return failed(f"train_one_epoch should return the mean loss as a Python float, but it returned a "
+                          f"{_returned(s)}{graph}; add up loss.item() instead", diagnosis="returns-tensor")
+        return failed(f"train_one_epoch should return the mean loss as a Python float, but it returned a "
+                      f"{_returned(s)}")
+    verdict = compare(s["value"], r["value"], name=f"the mean loss over {r['batches']} batches", rtol=1e-5, atol=1e-6)
+    if verdict is not None:
+        ratio = s["value"] / r["value"] if r["value"] else None
+        if ratio is not None and abs(ratio - r["batches"]) < 1e-3 * r["batches"]:
+            verdict.message += f"\nIt is {r['batches']} times the mean: the sum of the batch losses, not their mean."
+        return verdict
+    return passed(f"returns a Python float, the mean of the {r['batches']} batch losses ({s['value']:.4f})")
+
+
+def judge_update(case):
+    s, r = case.student, case.reference
+    if s["forward_passes"] != r["forward_passes"]:
+        return failed(f"the model was called {s['forward_passes']} times for {r['batches']} batches; expected one "
+                      "forward pass per batch")
+    verdict = compare(s["parameters"], r["parameters"], name="the weights after one epoch", rtol=1e-4, atol=1e-6)
+    if verdict is not None:
+        verdict.message += ("\nEach batch should be one step: optimizer.zero_grad(), logits = model(images), "
+                            "loss = loss_fn(logits, labels), loss.backward(), optimizer.step().")
+        return verdict
+    return passed(f"after one epoch ({r['batches']} steps) the weights match the reference's")
+
+
+# ---------------------------------------------------------------------------------------------
+# Device checks (q3.device, and q4.device in the hidden checks)
+# ---------------------------------------------------------------------------------------------
+
+def _op(event):
+    op = event.get("op") or "an operation"
+    return op.removeprefix("aten.")
+
+
+def _arguments(event):
+    """"argument 'self' is on cpu while argument 'other' is on gpu:0", from the simulator's message."""
+    found = re.search(r"\(in [\w.]+: (.*)\)$", event.get("message", ""))
+    return found.group(1) if found else event.get("message", "")[:300]
+
+
+def explain_device_run(s):
+    """(message, diagnosis) for a device run that raised or recorded a device mistake, else None."""
+    run, device, subject = s["run"], s["device"], s["subject"]
+    events = run["events"]
+    hardcoded = [e["message"] for e in events if e["kind"] == "hardcoded-cuda"]
+    if hardcoded:
+        return (f"a hard-coded device, seen while {subject} ran with device={device}: {', '.join(hardcoded)}. Use "
+                "the device you are given everywhere instead of 'cuda', 'cuda:0', .cuda() or 'mps': a hard-coded "
+                "device fails on every machine that lacks it", "hardcoded-cuda")
+    numpy = [e for e in events if e["kind"] == "numpy-on-device"]
+    if numpy:
+        return (f".numpy() on a tensor on {device}, seen while {subject} ran: \"{numpy[0]['message']}\". Only CPU tensors "
+                "convert to NumPy: use loss.item() for a single number, or .detach().cpu().numpy()",
+                "numpy-on-device-tensor")
+    mismatch = next((e for e in events if e["kind"] == "device-mismatch"), None)
+    forward, loss = run["forward"], run["loss"]
+    if mismatch is not None or run["error"] is not None:
+        op = _op(mismatch) if mismatch else "the forward pass"
+        if forward is not None and forward["weights"] != device and forward["input"] == device:
+            given = ("fit is given the model where it was built (the CPU) and must move it itself with "
+                     "model.to(device)" if not run["model_given_on_device"] else "keep the model where it was given")
+            return (f"the model's weights are on {forward['weights']} while its input is on {forward['input']}, "
+                    f"in {op}: {given}", "model-not-on-device")
+        if forward is not None and forward["input"] != device and forward["weights"] == device:
+            return (f"images are on {forward['input']} while the model is on {device}, in {op}: move each batch "
+                    "to the device inside the loop (images = images.to(device))", "batch-not-on-device")
+        if loss is not None and loss["labels"] != device and loss["logits"] == device:
+            return (f"labels are on {loss['labels']} while the model is on {device}, in {op}: move them too "
+                    "(labels = labels.to(device))", "batch-not-on-device")
+        if mismatch is not None and ("nll_loss" in op or "cross_entropy" in op):
+            # The loss compares logits (from the model, on the device) with the labels.
+            return (f"labels are on cpu while the model is on {device}, in {op}: move them too "
+                    "(labels = labels.to(device))", "batch-not-on-device")
+        if mismatch is not None:
+            return (f"a tensor on the CPU met tensors on {device} in {op} ({_arguments(mismatch)}): a tensor "
+                    "created without device= (torch.zeros(...), torch.tensor(...)) stays on the CPU; create it "
+                    "with device=device, or keep numbers as Python floats", "tensor-created-without-device")
+        error = run["error"]
+        return (f"{subject} ran on the CPU but raised on {device}: {error['type']}: {error['message'][:500]}", None)
+    return None
+
+
+def judge_on_device(case):
+    s = case.student
+    run, device, subject = s["run"], s["device"], s["subject"]
+    where = f"{device} (a simulated accelerator)" if s["kind"] == "simulated" else device
+    details = {"device": device, "events": run["events"]}
+    explained = explain_device_run(s)
+    if explained is not None:
+        message, diagnosis = explained
+        return failed(message, diagnosis=diagnosis, details=details)
+    forward = run["forward"]
+    if forward is None:
+        return failed(f"{subject} never called the model when given device={device}", details=details)
+    if forward["weights"] != device or not run["model_on_device"]:
+        place = forward["weights"] if forward["weights"] != device else "cpu"
+        return failed(f"{subject} was given device={device} but the model stayed on {place} (and trained there): "
+                      "move it with model.to(device)", diagnosis="model-not-on-device", details=details)
+    if forward["input"] != device:
+        return failed(f"{subject} was given device={device} but fed the model images on {forward['input']}",
+                      diagnosis="batch-not-on-device", details=details)
+    # The simulated device computes on the CPU: identical, bit for bit.  A real GPU sums in another order:
+    # close losses, and weights within an optimizer step's rounding.
+    exact = s["kind"] == "simulated"
+    what = "returned loss" if subject == "train_one_epoch" else "returned losses"
+    verdict = (compare(run["value"], s["cpu"]["value"], name=f"the {what} on {device} (against the CPU run)",
+                       rtol=0.0 if exact else 1e-4, atol=0.0 if exact else 1e-5)
+               or compare(run["parameters"], s["cpu"]["parameters"], name=f"the weights trained on {device} "
+                          "(against the CPU run)", rtol=0.0 if exact else 1e-3, atol=0.0 if exact else 1e-3))
+    if verdict is not None:
+        verdict.message = (f"{subject} gives other results on {where} than on the CPU:\n" + verdict.message)
+        verdict.details.update(details)
+        return verdict
+    same = "identical to" if exact else "matching"
+    return passed(f"{subject} trains on {where} with results {same} its CPU run, and no device mistakes",
+                  details=details)
+
+
+# ---------------------------------------------------------------------------------------------
+# Q4: fit
+# ---------------------------------------------------------------------------------------------
+
+def fit_inputs(rng):
+    return mnist_batches(rng, 256, 32, epochs=3)
+
+
+def judge_fit_losses(case):
+    s = case.student
+    epochs = case.inputs["epochs"]
+    if not s["is_list"]:
+        return failed(f"fit should return a list with the mean loss of each epoch, but it returned a {s['kind']['type']}")
+    if len(s["losses"]) != epochs:
+        return failed(f"fit returned {len(s['losses'])} losses for epochs={epochs}; expected one per epoch")
+    if s["types"] != ["float"]:
+        tensor = any(t == "Tensor" for t in s["types"])
+        return failed(f"fit's losses should be Python floats, but they are {s['types']}"
+                      + ("; return train_one_epoch's mean loss as a float (loss.item())" if tensor else ""),
+                      diagnosis="returns-tensor" if tensor else None)
+    if not all(v is not None and math.isfinite(v) for v in s["losses"]):
+        return failed(f"fit's losses are not all finite: {s['losses']}")
+    return passed(f"returns {epochs} per-epoch losses as floats: {[round(v, 4) for v in s['losses']]}")
+
+
+CHECKS = [
+    Check("q1.returns_device", probe="device_returned", judge=judge_device_returned),
+    Check("q1.availability", probe="device_availability", judge=judge_availability),
+    Check("q2.shapes", probe="classifier_outputs", inputs=classifier_inputs, judge=judge_classifier_shapes),
+    Check("q3.mean_loss", probe="one_epoch", inputs=epoch_inputs, judge=judge_mean_loss),
+    Check("q3.update", probe="one_epoch", inputs=epoch_inputs, judge=judge_update),
+    Check("q3.device", probe="one_epoch_on_device", inputs=epoch_inputs, judge=judge_on_device),
+    Check("q4.losses", probe="fit_losses", inputs=fit_inputs, judge=judge_fit_losses),
+]

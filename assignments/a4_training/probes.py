@@ -1,0 +1,303 @@
+"""Public probes for a4_training (run inside the sandbox, on the student's namespace).
+
+The training functions are called on the grader's own small model (`ProbeNet`, which records the
+mode and the devices of every forward pass) and loss (`RecordingLoss`, which records the devices
+of logits and labels), so each check sees one function of the student's at a time.
+
+Devices: every run happens inside the simulated accelerator (autograder.devicesim), installed in
+this sandboxed process only.  CPU runs send hard-coded 'cuda'/'mps' to the CPU, so the rest of a
+submission is graded on its merits; device runs give the code the simulated `gpu:0` and record
+every device mistake.  A test on a machine with CUDA passes `real_device: "cuda"` in the inputs to
+run the very same probes on the real device.
+"""
+
+import contextlib
+import re
+
+import numpy as np
+import torch
+from torch import nn
+
+from autograder.probing import describe_value, need
+
+SIMULATED_DEVICE = "gpu"
+
+
+class ProbeNet(nn.Module):
+    """A small MLP (optionally with dropout) that records, per forward pass, its mode and the devices
+    of its input and weights."""
+
+    def __init__(self, hidden=8, dropout=0.0):
+        super().__init__()
+        self.hidden = nn.Linear(784, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 10)
+        self.calls = []
+
+    def forward(self, x):
+        self.calls.append({"training": self.training,
+                           "input": str(x.device) if isinstance(x, torch.Tensor) else type(x).__name__,
+                           "weights": str(self.hidden.weight.device)})
+        return self.out(self.dropout(torch.relu(self.hidden(x))))
+
+
+class RecordingLoss(nn.CrossEntropyLoss):
+    """nn.CrossEntropyLoss that records the devices of the logits and labels it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, logits, labels):
+        self.calls.append({"logits": str(getattr(logits, "device", type(logits).__name__)),
+                           "labels": str(getattr(labels, "device", type(labels).__name__))})
+        return super().forward(logits, labels)
+
+
+def loader_from(inputs, pixels="pixels", labels="labels"):
+    images = torch.as_tensor(np.asarray(inputs[pixels]), dtype=torch.float32) / 255
+    targets = torch.as_tensor(np.asarray(inputs[labels]), dtype=torch.int64)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, targets),
+                                       batch_size=int(inputs["batch_size"]), shuffle=False)
+
+
+class Devices:
+    """The CPU run and the device run of a probe: simulated by default, real when the inputs say so."""
+
+    def __init__(self, inputs):
+        real = inputs.get("real_device") if isinstance(inputs, dict) else None
+        if real:
+            self.sim = None
+            self.device = torch.device(real)
+            if self.device.type == "cuda" and self.device.index is None:
+                self.device = torch.device("cuda", torch.cuda.current_device())
+            self.kind = "real"
+        else:
+            from autograder.devicesim import SimulatedAccelerator
+
+            self.sim = SimulatedAccelerator.install(name=SIMULATED_DEVICE, cuda_available=True)
+            self.device = self.sim.device
+            self.kind = "simulated"
+        self.cpu = torch.device("cpu")
+
+    def on_cpu(self):
+        """CPU runs: a hard-coded 'cuda'/'mps' goes to the CPU, so only the device checks pay for it."""
+        if self.sim is None:
+            return contextlib.nullcontext()
+        return self.sim.active(cuda_available=False, hardcoded_to="cpu")
+
+    def on_device(self):
+        if self.sim is None:
+            return contextlib.nullcontext()
+        self.sim.clear_events()
+        return self.sim.active(cuda_available=True)
+
+    def events(self, error):
+        """Device mistakes seen in the device run: the simulator's events, or on a real device the
+        error torch raised, read the same way."""
+        if self.sim is not None:
+            return [{"kind": e.kind, "message": e.message, "op": e.op} for e in self.sim.events]
+        if error is None:
+            return []
+        message = error["message"]
+        if "Expected all tensors to be on the same device" in message:
+            op = re.search(r"wrapper_[A-Za-z]*_+(\w+)", message) or re.search(r"in (aten\.\w+)", message)
+            return [{"kind": "device-mismatch", "message": message, "op": op.group(1) if op else None}]
+        if "to numpy" in message and "device type tensor" in message:
+            return [{"kind": "numpy-on-device", "message": message, "op": "torch.Tensor.numpy"}]
+        return []
+
+    def on_device_module(self, module):
+        tensors = [*module.parameters(), *module.buffers()]
+        return bool(tensors) and all(t.device.type == self.device.type for t in tensors)
+
+
+def _first_mismatch(calls, fields, device):
+    """The first recorded call whose tensors are not all on `device` (else the first call)."""
+    for call in calls:
+        if any(call[f] != device for f in fields):
+            return call
+    return calls[0] if calls else None
+
+
+def number(value):
+    """A float for whatever train_one_epoch returned (float, NumPy scalar, 0-dim tensor), else None."""
+    try:
+        if isinstance(value, torch.Tensor):
+            return float(value.detach().cpu().reshape(-1)[0]) if value.numel() == 1 else None
+        return float(value)
+    except Exception:
+        return None
+
+
+def parameters_of(model):
+    return {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
+
+
+def run_on_device(devices, run):
+    """`run(device, context)` on the CPU, then on the device; the device run's errors are observations."""
+    cpu = run(devices.cpu, devices.on_cpu())
+    error = None
+    try:
+        on_device = run(devices.device, devices.on_device())
+    except Exception as exc:  # the device mistake itself, as the student would see it on a GPU
+        error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
+        on_device = None
+    return cpu, on_device, error
+
+
+# ---------------------------------------------------------------------------------------------
+# Q1: get_device
+# ---------------------------------------------------------------------------------------------
+
+def device_returned(ns, inputs):
+    get_device = need(ns, "get_device")
+    devices = Devices(inputs)
+    with devices.on_cpu():
+        device = get_device()
+    return {"kind": describe_value(device), "is_device": isinstance(device, torch.device),
+            "text": str(device) if isinstance(device, (str, torch.device)) else None}
+
+
+def device_availability(ns, inputs):
+    """get_device() on a machine with CUDA and on one without (simulated: torch.cuda says so)."""
+    get_device = need(ns, "get_device")
+    devices = Devices(inputs)
+    answers = []
+    for available in ([True, False] if devices.sim is not None else [torch.cuda.is_available()]):
+        if devices.sim is not None:
+            with devices.sim.active(cuda_available=available):
+                device = get_device()
+        else:
+            device = get_device()
+        try:
+            kind = torch.device(device).type if isinstance(device, (str, torch.device)) else None
+        except (RuntimeError, TypeError):
+            kind = None
+        answers.append({"cuda_available": available, "type": kind, "text": str(device)[:100],
+                        "returned": describe_value(device)["type"]})
+    return {"answers": answers}
+
+
+# ---------------------------------------------------------------------------------------------
+# Q2: build_classifier
+# ---------------------------------------------------------------------------------------------
+
+def classifier_outputs(ns, inputs):
+    build_classifier = need(ns, "build_classifier")
+    with Devices(inputs).on_cpu():
+        model = build_classifier()
+        if not isinstance(model, nn.Module):
+            return {"kind": describe_value(model), "module": False}
+        images = torch.as_tensor(np.asarray(inputs["pixels"]), dtype=torch.float32) / 255
+        shapes, dtypes = [], []
+        model.eval()  # a batch of one is fine at inference, also with batch norm
+        with torch.no_grad():
+            for size in inputs["batch_sizes"]:
+                out = model(images[:size])
+                shapes.append(list(out.shape) if isinstance(out, torch.Tensor) else None)
+                dtypes.append(str(out.dtype) if isinstance(out, torch.Tensor) else describe_value(out)["type"])
+            logits = model(images)
+    parameters = list(model.parameters())
+    return {"module": True, "kind": describe_value(model), "batch_sizes": list(inputs["batch_sizes"]),
+            "shapes": shapes, "dtypes": dtypes,
+            "parameters": sum(p.numel() for p in parameters),
+            "trainable": sum(p.numel() for p in parameters if p.requires_grad),
+            "logits": logits.detach().cpu().to(torch.float64) if isinstance(logits, torch.Tensor) else None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Q3: train_one_epoch
+# ---------------------------------------------------------------------------------------------
+
+def one_epoch(ns, inputs):
+    """One epoch on the CPU from a fixed start: what it returns and where it leaves the parameters."""
+    train_one_epoch = need(ns, "train_one_epoch")
+    torch.manual_seed(int(inputs["seed"]))
+    model = ProbeNet(hidden=8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=float(inputs["lr"]))
+    with Devices(inputs).on_cpu():
+        result = train_one_epoch(model, loader_from(inputs), RecordingLoss(), optimizer, torch.device("cpu"))
+    return {"kind": describe_value(result), "is_float": type(result) is float, "value": number(result),
+            "requires_grad": bool(getattr(result, "requires_grad", False)),
+            "batches": -(-len(inputs["labels"]) // int(inputs["batch_size"])),
+            "forward_passes": len(model.calls), "parameters": parameters_of(model)}
+
+
+def one_epoch_on_device(ns, inputs):
+    """One epoch with the model already on the device (as COURSE.md says), then the same on the CPU."""
+    train_one_epoch = need(ns, "train_one_epoch")
+    devices = Devices(inputs)
+    models = {}
+
+    def run(device, context):
+        torch.manual_seed(int(inputs["seed"]))
+        model = models[device.type] = ProbeNet(hidden=8)
+        loss_fn = RecordingLoss()
+        with context:
+            model.to(device)
+            optimizer = torch.optim.SGD(model.parameters(), lr=float(inputs["lr"]))
+            result = train_one_epoch(model, loader_from(inputs), loss_fn, optimizer, device)
+            value = number(result)
+        return {"value": value, "parameters": parameters_of(model), "loss_calls": loss_fn.calls}
+
+    cpu, on_device, error = run_on_device(devices, run)
+    model = models.get(devices.device.type)
+    device = str(devices.device)
+    return {
+        "kind": devices.kind, "device": device, "subject": "train_one_epoch",
+        "cpu": {"value": cpu["value"], "parameters": cpu["parameters"]},
+        "run": {"error": error, "events": devices.events(error),
+                "value": on_device["value"] if on_device else None,
+                "parameters": on_device["parameters"] if on_device else None,
+                "forward": _first_mismatch(model.calls, ("input", "weights"), device) if model else None,
+                "loss": _first_mismatch(on_device["loss_calls"] if on_device else [], ("logits", "labels"), device),
+                "model_on_device": devices.on_device_module(model) if model else False,
+                "model_given_on_device": True},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Q4: fit
+# ---------------------------------------------------------------------------------------------
+
+def fit_losses(ns, inputs):
+    fit = need(ns, "fit")
+    torch.manual_seed(int(inputs["seed"]))
+    model = ProbeNet(hidden=32)
+    with Devices(inputs).on_cpu():
+        losses = fit(model, loader_from(inputs), int(inputs["epochs"]), torch.device("cpu"))
+    is_list = isinstance(losses, (list, tuple))
+    return {"kind": describe_value(losses), "is_list": is_list,
+            "types": sorted({type(v).__name__ for v in losses}) if is_list else None,
+            "losses": [number(v) for v in losses] if is_list else None}
+
+
+def fit_on_device(ns, inputs):
+    """fit() given a model built on the CPU and the device: it must move the model there itself."""
+    fit = need(ns, "fit")
+    devices = Devices(inputs)
+    models = {}
+
+    def run(device, context):
+        torch.manual_seed(int(inputs["seed"]))
+        model = models[device.type] = ProbeNet(hidden=8)
+        with context:
+            losses = fit(model, loader_from(inputs), int(inputs["epochs"]), device)
+            values = [number(v) for v in losses] if isinstance(losses, (list, tuple)) else None
+        return {"value": values, "parameters": parameters_of(model)}
+
+    cpu, on_device, error = run_on_device(devices, run)
+    model = models.get(devices.device.type)
+    device = str(devices.device)
+    return {
+        "kind": devices.kind, "device": device, "subject": "fit",
+        "cpu": {"value": cpu["value"], "parameters": cpu["parameters"]},
+        "run": {"error": error, "events": devices.events(error),
+                "value": on_device["value"] if on_device else None,
+                "parameters": on_device["parameters"] if on_device else None,
+                "forward": _first_mismatch(model.calls, ("input", "weights"), device) if model else None,
+                "loss": None,
+                "model_on_device": devices.on_device_module(model) if model else False,
+                "model_given_on_device": False},
+    }
