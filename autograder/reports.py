@@ -142,6 +142,40 @@ KNOWN_DIAGNOSES: dict[str, Diagnosis] = {
         "The target is not one-hot",
         "The target must be a float32 tensor of shape (10,) with a single 1 at the label's index.",
         "Dataset and DataLoader: one-hot targets"),
+    "one-hot-not-float": Diagnosis(
+        "The one-hot target is not float32",
+        "`torch.nn.functional.one_hot` returns int64; a one-hot target is compared with float outputs, "
+        "so convert it with `.float()` (or build it from `torch.zeros(10)`).",
+        "Dataset and DataLoader: one-hot targets"),
+    "image-not-float32": Diagnosis(
+        "The image is not float32",
+        "NumPy computes in float64 and `torch.from_numpy` keeps that dtype, while a model's weights are "
+        "float32; convert with `.float()` or `torch.tensor(..., dtype=torch.float32)`.",
+        "Dataset and DataLoader: __getitem__ returns model-ready tensors"),
+    "label-not-int": Diagnosis(
+        "The label is not a Python int",
+        "Indexing a NumPy array gives a NumPy scalar (and a tensor a 0-d tensor), not an int; convert the "
+        "label with `int(...)`.",
+        "Dataset and DataLoader: __getitem__ returns model-ready items"),
+    "first-row-skipped": Diagnosis(
+        "The first line is skipped as a header",
+        "The MNIST CSV has no header line: skipping its first line (`skiprows=1`, `next(reader)`, "
+        "`pandas.read_csv` without `header=None`) loses a digit and shifts every item by one.",
+        "Dataset and DataLoader: reading the CSV"),
+    "reads-file-every-item": Diagnosis(
+        "The file is read again for every item",
+        "`__getitem__` runs once per item, every epoch: parse the CSV once in `__init__`, keep it in "
+        "memory and only index into it in `__getitem__`.",
+        "Dataset and DataLoader: load once, index many times"),
+    "loader-ignores-batch-size": Diagnosis(
+        "make_loader ignores batch_size",
+        "Pass `batch_size=batch_size` on to `DataLoader`, whose default batch size is 1.",
+        "Dataset and DataLoader: batches"),
+    "loader-ignores-shuffle": Diagnosis(
+        "make_loader ignores shuffle",
+        "Pass `shuffle=shuffle` on to `DataLoader`: a new random order every epoch for training, the "
+        "dataset's order for evaluation.",
+        "Dataset and DataLoader: shuffling"),
 }
 
 
