@@ -134,6 +134,31 @@ KNOWN_DIAGNOSES: dict[str, Diagnosis] = {
         "Call `model.train()` at the start of each epoch: a model left in eval mode trains without "
         "dropout and with frozen batch-norm statistics.",
         "Training loops: model.train()"),
+    "zero-grad-after-backward": Diagnosis(
+        "Gradients are reset before the step uses them",
+        "`optimizer.zero_grad()` between `loss.backward()` and `optimizer.step()` empties the gradients "
+        "the step needs, so nothing is learned; reset them before `backward()` (or after `step()`).",
+        "Training loops: zero_grad / forward / loss / backward / step"),
+    "sum-not-mean": Diagnosis(
+        "The epoch's loss is a sum, not a mean",
+        "Adding up the batch losses gives a number that grows with the number of batches; divide by "
+        "`len(loader)` to get the mean loss per batch.",
+        "Training loops: reporting the mean loss of an epoch"),
+    "returns-tensor": Diagnosis(
+        "A tensor returned where a Python float is expected",
+        "Adding up `loss` tensors keeps every batch's computation graph alive and returns a tensor; "
+        "add up `loss.item()`, a Python float, instead.",
+        "Training loops: loss.item()"),
+    "softmax-output": Diagnosis(
+        "The model ends with a softmax",
+        "`nn.CrossEntropyLoss` applies log-softmax itself and expects raw scores (logits); a softmax "
+        "before it squashes the gradients and training stalls. Remove the final softmax.",
+        "Classifiers: logits and nn.CrossEntropyLoss"),
+    "get-device-ignores-availability": Diagnosis(
+        "get_device() does not ask what is available",
+        "Return `torch.device('cuda')` only when `torch.cuda.is_available()` is True, else "
+        "`torch.device('cpu')`: a fixed answer is wrong on every other machine.",
+        "Training on any device: choosing the device"),
     "image-not-normalized": Diagnosis(
         "Pixels are not scaled to [0, 1]",
         "MNIST pixels are 0..255; divide by 255 and return float32 so the image is in [0, 1].",
