@@ -121,8 +121,9 @@ def judge_mean_loss(case):
                      if s["requires_grad"] else "")
             return failed(f"train_one_epoch should return the mean loss as a Python float, but it returned a "
                           f"{_returned(s)}{graph}; add up loss.item() instead", diagnosis="returns-tensor")
+        hint = "; convert it with float(...)" if s["value"] is not None else ""
         return failed(f"train_one_epoch should return the mean loss as a Python float, but it returned a "
-                      f"{_returned(s)}")
+                      f"{_returned(s)}{hint}")
     verdict = compare(s["value"], r["value"], name=f"the mean loss over {r['batches']} batches", rtol=1e-5, atol=1e-6)
     if verdict is not None:
         ratio = s["value"] / r["value"] if r["value"] else None
@@ -246,21 +247,31 @@ def fit_inputs(rng):
     return mnist_batches(rng, 256, 32, epochs=3)
 
 
-def judge_fit_losses(case):
+def fit_curve_problem(case):
+    """A failed verdict when fit did not return one finite number per epoch, else None."""
     s = case.student
     epochs = case.inputs["epochs"]
     if not s["is_list"]:
         return failed(f"fit should return a list with the mean loss of each epoch, but it returned a {s['kind']['type']}")
     if len(s["losses"]) != epochs:
         return failed(f"fit returned {len(s['losses'])} losses for epochs={epochs}; expected one per epoch")
-    if s["types"] != ["float"]:
-        tensor = any(t == "Tensor" for t in s["types"])
-        return failed(f"fit's losses should be Python floats, but they are {s['types']}"
-                      + ("; return train_one_epoch's mean loss as a float (loss.item())" if tensor else ""),
-                      diagnosis="returns-tensor" if tensor else None)
     if not all(v is not None and math.isfinite(v) for v in s["losses"]):
-        return failed(f"fit's losses are not all finite: {s['losses']}")
-    return passed(f"returns {epochs} per-epoch losses as floats: {[round(v, 4) for v in s['losses']]}")
+        return failed(f"fit's losses are not all finite numbers: {s['losses']}")
+    return None
+
+
+def judge_fit_losses(case):
+    s = case.student
+    problem = fit_curve_problem(case)
+    if problem is not None:
+        return problem
+    if s["types"] != ["float"]:
+        tensor = "Tensor" in s["types"]
+        return failed(f"fit's losses should be Python floats, but they are {s['types']}"
+                      + ("; return train_one_epoch's mean loss as a float (add up loss.item())" if tensor
+                         else "; convert them with float(...)"),
+                      diagnosis="returns-tensor" if tensor else None)
+    return passed(f"returns {len(s['losses'])} per-epoch losses as floats: {[round(v, 4) for v in s['losses']]}")
 
 
 CHECKS = [
