@@ -153,7 +153,9 @@ def package_root() -> Path:
     return Path(__file__).resolve().parent
 
 
-SYSTEM_READ_ONLY = ["/usr", "/etc", "/opt"]
+# Not /opt: a grading host may keep anything there (a course's solutions, a package mirror); a Python
+# installed under /opt is still visible through _python_prefixes().
+SYSTEM_READ_ONLY = ["/usr", "/etc"]
 SYSTEM_SYMLINKS = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64"}
 
 
@@ -172,6 +174,22 @@ def sandbox_read_only_paths(extra: list[Path] = ()) -> list[Path]:
         if not any(parent == path or parent in path.parents for parent in unique):
             unique.append(path)
     return unique
+
+
+def grader_only_files() -> list[Path]:
+    """Files inside folders a sandbox must see (the virtualenv) that no submission may read: the
+    dataset the held-out rows are cut from, whose labels decide held-out grades.  Inside bubblewrap
+    they are covered by an empty file; landlock leaves them out of its read rules."""
+    try:
+        from autograder import datasets
+
+        return [path for path in datasets.raw_data_files() if path.exists()]
+    except Exception:  # the dataset's package is not installed: nothing to hide
+        return []
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def sandbox_command(argv: list[str], *, read_only: list[Path], binds: dict[Path, str],
@@ -215,6 +233,9 @@ def sandbox_command(argv: list[str], *, read_only: list[Path], binds: dict[Path,
         parents(str(path))
         cmd += ["--ro-bind", str(path), str(path)]
         made.add(str(path))
+    for hidden in grader_only_files():
+        if any(_under(hidden.resolve(), Path(path).resolve()) for path in read_only):
+            cmd += ["--ro-bind", "/dev/null", str(hidden.resolve())]
     for host, inside in binds.items():
         parents(inside)
         cmd += ["--bind", str(host), inside]
@@ -270,13 +291,33 @@ def drop_to_uid(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
+def readable_paths(read_paths: list[str], hidden: list[Path]) -> list[str]:
+    """`read_paths`, with every folder that contains a hidden file replaced by its other entries
+    (recursively), since landlock can only allow, not deny, below an allowed folder."""
+    hidden = [Path(os.path.realpath(h)) for h in hidden]
+    allowed: list[str] = []
+
+    def add(path: Path) -> None:
+        inside = [h for h in hidden if _under(h, path)]
+        if not inside:
+            allowed.append(str(path))
+        elif path.is_dir() and path not in inside:
+            for child in sorted(path.iterdir()):
+                add(child)
+        # else: the hidden file itself, left out
+
+    for raw in read_paths:
+        if os.path.exists(raw):
+            add(Path(os.path.realpath(raw)))
+    return allowed
+
+
 def apply_landlock(read_paths: list[str], write_paths: list[str]) -> None:
     from landlock import FSAccess, Ruleset
 
     ruleset = Ruleset()
     read = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
-    existing_reads = [p for p in read_paths if os.path.exists(p)]
-    ruleset.allow(*existing_reads, rules=read)
+    ruleset.allow(*readable_paths(read_paths, grader_only_files()), rules=read)
     # /dev/null, /dev/urandom etc. are written to by ordinary libraries
     ruleset.allow("/dev", rules=read | FSAccess.WRITE_FILE | FSAccess.IOCTL_DEV)
     ruleset.allow(*write_paths, rules=FSAccess.all())
@@ -295,7 +336,10 @@ def apply_seccomp() -> None:
                  "pivot_root", "unshare", "setns", "keyctl", "add_key", "request_key",
                  "bpf", "perf_event_open", "userfaultfd", "kexec_load", "init_module",
                  "finit_module", "delete_module", "reboot", "swapon", "swapoff", "chroot",
-                 "open_by_handle_at", "name_to_handle_at"):
+                 "open_by_handle_at", "name_to_handle_at",
+                 # System V IPC objects and POSIX message queues outlive the process that made them:
+                 # one submission could leave data there for the next one on the same worker.
+                 "shmget", "msgget", "semget", "mq_open"):
         try:
             flt.add_rule(deny, name)
         except Exception:  # syscall unknown on this architecture
