@@ -67,6 +67,7 @@ class Submission:
     content_hash: str  # sha256 of the file's bytes
     lms_id: str | None = None  # the LMS's user id (Canvas), for LMS exports
     late: bool = False  # the LMS marked it late
+    refused: str | None = None  # why the file is not read at all (it is recorded as invalid)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class _Candidate:
     mtime: float
     lms_id: str | None = None
     late: bool = False
+    refused: str | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -107,25 +109,30 @@ def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
     layouts: set[str] = set()
     for path in sorted(root.rglob("*")):
         relative = PurePosixPath(path.relative_to(root).as_posix())
-        if not path.is_file() or _ignored(relative):
+        # A link is never followed: a submission folder that came from students (a repository, a
+        # shared drive) may link to the grader's files, or to another student's notebook.
+        link = path.is_symlink()
+        if not (link or path.is_file()) or _ignored(relative):
             continue
         label = f"{label_prefix}:{relative}" if label_prefix else str(path)
         if path.suffix != NOTEBOOK_SUFFIX:
             ignored.append(label)
             continue
-        mtime = path.stat().st_mtime
+        mtime = path.lstat().st_mtime
+        refused = ("a symbolic link, not a file: links in a submissions folder are not followed (they could point "
+                   "to the grader's files or another student's work); submit the notebook itself") if link else None
         if len(relative.parts) > 1:
             layouts.add("one folder per student")
-            candidates.append(_Candidate(relative.parts[0], path, label, mtime))
+            candidates.append(_Candidate(relative.parts[0], path, label, mtime, refused=refused))
             continue
         canvas = CANVAS_NAME.match(path.name)
         if canvas:
             layouts.add("Canvas file names (name_[LATE_]userid_submissionid_file)")
             candidates.append(_Candidate(canvas["name"], path, label, mtime, lms_id=canvas["user_id"],
-                                         late=bool(canvas["late"])))
+                                         late=bool(canvas["late"]), refused=refused))
         else:
             layouts.add("one file per student (file name)")
-            candidates.append(_Candidate(path.stem, path, label, mtime))
+            candidates.append(_Candidate(path.stem, path, label, mtime, refused=refused))
     _separate_namesakes(candidates)
     by_student: dict[str, list[_Candidate]] = {}
     for candidate in candidates:
@@ -134,9 +141,11 @@ def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
     submissions: list[Submission] = []
     for student in sorted(by_student):
         chosen = _newest(student, by_student[student], warnings)
+        content_hash = (hashlib.sha256(os.readlink(chosen.path).encode()).hexdigest() if chosen.refused
+                        else sha256_file(chosen.path))
         submissions.append(Submission(student=student, path=chosen.path, label=chosen.label,
-                                      content_hash=sha256_file(chosen.path), lms_id=chosen.lms_id,
-                                      late=chosen.late))
+                                      content_hash=content_hash, lms_id=chosen.lms_id,
+                                      late=chosen.late, refused=chosen.refused))
     return Discovery(submissions, warnings, layout=" + ".join(sorted(layouts)) or "no notebooks", ignored=ignored)
 
 
@@ -277,7 +286,7 @@ def merge_discoveries(discoveries: Iterable[Discovery]) -> Discovery:
             if earlier is None:
                 seen[submission.student] = submission
                 continue
-            newer = max((earlier, submission), key=lambda s: (s.path.stat().st_mtime, s.label))
+            newer = max((earlier, submission), key=lambda s: (s.path.lstat().st_mtime, s.label))
             merged.warnings.append(f"{submission.student}: 2 notebooks: {earlier.label}, {submission.label}; "
                                    f"grading the newest, {newer.label}")
             seen[submission.student] = newer
@@ -426,6 +435,12 @@ def run_batch(assignment: Assignment, submissions: list[Submission], executor: E
         if listener:
             listener.finished_one(item)
 
+    for item in [item for item in to_grade if item.submission.refused]:
+        on_result(item.submission.path, SubmissionResult(
+            submission=str(item.submission.path), assignment=assignment.id, version=assignment.version,
+            status="invalid", max_score=assignment.max_score,
+            error=f"{item.submission.path}: {item.submission.refused}"))
+    to_grade = [item for item in to_grade if not item.submission.refused]
     if to_grade:
         executor.grade_all([item.submission.path for item in to_grade], on_result)
     return BatchOutcome(items, seconds=time.perf_counter() - started)

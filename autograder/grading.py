@@ -173,6 +173,8 @@ class Grader:
             return result
         result.cells = [CellResult(index=c.index, status=c.status, error=c.error, seconds=c.seconds,
                                    output=c.output) for c in record.cells]
+        result.cells += [CellResult(index=index, status="error", error=reason) for index, reason in notebook.refused.items()]
+        result.cells.sort(key=lambda cell: cell.index)
         result.checks = [self._judge(spec, record, reference) for spec in gradable_checks(assignment)]
         result.score = round(sum(c.points for c in result.checks), 6)
         result.integrity = findings + list(record.integrity)

@@ -12,7 +12,9 @@ import nbformat
 
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
 MAX_CODE_CELLS = 2000
-MAX_CELL_SOURCE = 1_000_000
+MAX_CELL_SOURCE = 1_000_000  # a bigger cell is not run (the rest of the notebook is)
+MAX_TOTAL_SOURCE = 20_000_000
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class InvalidNotebook(ValueError):
@@ -26,6 +28,7 @@ class Notebook:
     metadata: dict = field(default_factory=dict)
     cell_metadata: dict[int, dict] = field(default_factory=dict)
     cell_ids: dict[int, str] = field(default_factory=dict)  # index -> nbformat 4.5 cell id, where present
+    refused: dict[int, str] = field(default_factory=dict)  # index -> why that code cell is not run
 
 
 def read_notebook(path: Path | str) -> Notebook:
@@ -41,6 +44,8 @@ def read_notebook(path: Path | str) -> Notebook:
         raise InvalidNotebook(f"the file is {size / 1e6:.0f} MB, over the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB limit "
                               "(clear large outputs and resubmit)")
     raw = path.read_bytes()
+    if raw.startswith(UTF8_BOM):  # some editors save UTF-8 with a byte-order mark; JSON allows it
+        raw = raw[len(UTF8_BOM):]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -48,6 +53,9 @@ def read_notebook(path: Path | str) -> Notebook:
                               "a notebook is a UTF-8 JSON file") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InvalidNotebook("not valid notebook JSON: nested too deeply (arrays or objects inside each other "
+                              "thousands of levels deep)") from None
     except json.JSONDecodeError as exc:
         first = text.lstrip().splitlines()[0][:60] if text.strip() else ""
         hint = ""
@@ -70,13 +78,20 @@ def read_notebook(path: Path | str) -> Notebook:
     cells = []
     cell_metadata = {}
     cell_ids = {}
+    refused = {}
+    total = 0
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         if len(source) > MAX_CELL_SOURCE:
-            raise InvalidNotebook(f"cell {index} holds {len(source) / 1e6:.1f} MB of code, over the "
-                                  f"{MAX_CELL_SOURCE / 1e6:.0f} MB limit")
+            # One oversized cell (a pasted data dump) costs that cell, not the whole notebook.
+            refused[index] = (f"not run: this cell holds {len(source) / 1e6:.1f} MB of code, over the "
+                              f"{MAX_CELL_SOURCE / 1e6:.0f} MB limit for one cell (load large data from a file)")
+            continue
+        total += len(source)
+        if total > MAX_TOTAL_SOURCE:
+            raise InvalidNotebook(f"the notebook holds more than {MAX_TOTAL_SOURCE / 1e6:.0f} MB of code")
         cells.append((index, source))
         cell_metadata[index] = dict(cell.get("metadata", {}))
         if isinstance(cell.get("id"), str):
@@ -84,7 +99,7 @@ def read_notebook(path: Path | str) -> Notebook:
     if len(cells) > MAX_CODE_CELLS:
         raise InvalidNotebook(f"{len(cells)} code cells, over the limit of {MAX_CODE_CELLS}")
     return Notebook(path=path, cells=cells, metadata=dict(notebook.metadata), cell_metadata=cell_metadata,
-                    cell_ids=cell_ids)
+                    cell_ids=cell_ids, refused=refused)
 
 
 # ---------------------------------------------------------------------------------------------
