@@ -158,6 +158,7 @@ class StudentSession:
             if index in self.skip:
                 continue
             self.channel.send({"op": "cell_start", "index": index})
+            self.channel.receive()  # the supervisor's "go": it has taken the output written so far
             started = time.perf_counter()
             status, error = self._run_one(cell["source"])
             seconds = time.perf_counter() - started

@@ -299,13 +299,25 @@ class Supervisor:
                     problems = message.get("problems")
                     if isinstance(problems, dict):
                         self.state.confinement_problems = {str(k): str(v)[:300] for k, v in problems.items()}
-                elif op == "cell_start" and current is None and isinstance(message.get("index"), int):
-                    current = ("cell", message["index"])
-                    current_deadline = time.monotonic() + float(self.settings["cell_timeout"])
-                    interrupted_at = None
+                elif op == "cell_start":
+                    # Output and messages come on two pipes, so their order is only known at these
+                    # handshakes: what is in the output pipe now was written before the cell; the
+                    # kernel runs the cell only once it has this "go".
+                    if out_r in open_fds and not self._drain(out_r, bytearray()):
+                        open_fds.discard(out_r)
                     output.clear()
+                    if current is None and isinstance(message.get("index"), int):
+                        current = ("cell", message["index"])
+                        current_deadline = time.monotonic() + float(self.settings["cell_timeout"])
+                        interrupted_at = None
+                    os.write(cmd_w, b'{"op": "go"}\n')
                 elif op == "cell_end" and current == ("cell", message.get("index")):
+                    # The kernel flushed stdout and stderr before cell_end: the cell's output is all in
+                    # the pipe already.
+                    if out_r in open_fds and not self._drain(out_r, output):
+                        open_fds.discard(out_r)
                     self._record_cell(message, output, interrupted_at is not None)
+                    output.clear()
                     self._record_findings(message.get("findings"))
                     current, current_deadline, interrupted_at = None, float("inf"), None
                     progress = True
@@ -359,6 +371,15 @@ class Supervisor:
                 return f"exited with code {os.WEXITSTATUS(status)} (os._exit / sys.exit / a crash)"
             time.sleep(0.01)
         return "stopped responding"
+
+    def _drain(self, out_r: int, output: bytearray) -> bool:
+        """Reads what is waiting in the output pipe without blocking; False once it is closed."""
+        while select.select([out_r], [], [], 0)[0]:
+            chunk = os.read(out_r, 65536)
+            if not chunk:
+                return False
+            self._capture_output(chunk, output)
+        return True
 
     def _capture_output(self, chunk: bytes, output: bytearray) -> None:
         room = min(MAX_OUTPUT_PER_CELL - len(output), MAX_OUTPUT_PER_JOB - self.output_total)

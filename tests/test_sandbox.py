@@ -183,3 +183,10 @@ def test_read_only_paths_under_host_tmp_stay_visible_and_the_rest_of_tmp_stays_p
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["visible", "False"]
+
+
+def test_every_cell_output_lands_in_its_own_cell(a2_grader, tmp_path):
+    """Output and protocol messages travel on two pipes: fast cells must not lose or swap output."""
+    cells = [f"print('cell {i}')" for i in range(40)]
+    result = grade_with(a2_grader, tmp_path, cells)
+    assert [cell.output for cell in result.cells[-40:]] == [f"cell {i}\n" for i in range(40)]
