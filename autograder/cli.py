@@ -53,6 +53,7 @@ def print_result(console: Console, result) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.assignment import SpecError, load_assignment
+    from autograder.execution import GraderEnvironmentError
     from autograder.grading import Grader, ReferenceFailure
 
     console = _console()
@@ -85,7 +86,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 for result in pool.map(grader.grade, paths):  # in the order given, `jobs` at a time
                     results.append(result)
                     print_result(console, result)
-    except ReferenceFailure as exc:
+                environment_error = grader.pool.start_error
+            if isinstance(environment_error, GraderEnvironmentError):
+                if args.json:
+                    Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=1))
+                console.print("[red]error:[/red] this grading machine cannot grade the assignment (above): nothing "
+                              "was judged; fix the installation and grade again")
+                return 2
+    except (ReferenceFailure, GraderEnvironmentError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     if args.json:
@@ -110,6 +118,7 @@ def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> i
     from contextlib import ExitStack
 
     from autograder import batch
+    from autograder.execution import GraderEnvironmentError
     from autograder.grading import ReferenceFailure
 
     say = _soft_printer(console)
@@ -166,7 +175,7 @@ def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> i
             with batch.RichBatchDisplay(console, details=args.details, print_result=print_result) as display:
                 outcome = batch.run_batch(assignment, found.submissions, executor, gradebook=gradebook,
                                           force=args.force, listener=display)
-        except ReferenceFailure as exc:
+        except (ReferenceFailure, GraderEnvironmentError) as exc:
             say(f"[red]error:[/red] {escape(str(exc))}")
             return 2
         console.print(batch.summary_table(outcome))

@@ -34,6 +34,39 @@ class ExecutionError(RuntimeError):
     """The grader could not run a job (a worker failed to start or died): not the student's fault."""
 
 
+class GraderEnvironmentError(ExecutionError):
+    """This grading machine lacks something the assignment needs (a module it preloads): the
+    grader's installation is to fix, and every submission of the assignment waits for it."""
+
+
+def install_hint(module: str) -> str:
+    """How to install `module` for the grader: the autograder's extra of that name when it has one
+    (`pip install '.[tensorflow]'`, with the pinned requirement), otherwise the module itself."""
+    from importlib import metadata
+
+    top = module.split(".")[0]
+    try:
+        dist = metadata.distribution("autograder")
+        extras = dist.metadata.get_all("Provides-Extra") or []
+        requirements = dist.requires or []
+    except metadata.PackageNotFoundError:
+        extras, requirements = [], []
+    if top in extras:
+        pinned = [r.split(";")[0].strip() for r in requirements
+                  if r.replace(" ", "").replace("'", '"').endswith(f'extra=="{top}"')]
+        return (f"pip install '.[{top}]'" + (f" ({', '.join(pinned)})" if pinned else "")
+                + f" from the autograder's source folder, into the grader's Python ({sys.executable})")
+    return f"pip install {top} (or the package that provides the module `{top}`) into the grader's Python ({sys.executable})"
+
+
+def preload_failure_message(assignment: str, module: str, error: str) -> str:
+    what = ("is not installed on this grading machine" if error.startswith("ModuleNotFoundError")
+            else "cannot be imported on this grading machine")
+    return (f"`{module}` {what}: assignment {assignment} preloads it (worker.preload in its assignment.yaml), so "
+            f"no submission of it can be graded here ({error}). Install it with {install_hint(module)}, "
+            "then grade again. The submission itself was not judged.")
+
+
 @dataclass
 class ExecutionSettings:
     cell_timeout: float = 60.0
@@ -172,6 +205,10 @@ class SandboxWorker:
                                            stderr=self.log, env=popen_env, start_new_session=True,
                                            text=True, bufsize=1)
         reply = self._read_reply(WORKER_START_TIMEOUT)
+        if reply is not None and reply.get("op") == "preload_failed":
+            self.close()
+            raise GraderEnvironmentError(preload_failure_message(
+                self.assignment_dir.name, str(reply.get("module")), str(reply.get("error"))))
         if reply is None or reply.get("op") != "ready":
             self.close()
             raise ExecutionError(f"grading worker {self.slot} did not start; see {self.log_path}: "
@@ -298,6 +335,7 @@ class WorkerPool:
                                       self.launcher) for slot in range(size)]
         self.idle: queue.Queue[SandboxWorker] = queue.Queue()
         self._started = False
+        self._start_error: ExecutionError | None = None  # workers that failed to start stay failed
         self._lock = threading.Lock()
         self.startup_seconds = 0.0
 
@@ -305,6 +343,8 @@ class WorkerPool:
         with self._lock:
             if self._started:
                 return
+            if self._start_error is not None:
+                raise self._start_error
             started = time.perf_counter()
             errors: list[BaseException] = []
 
@@ -321,11 +361,18 @@ class WorkerPool:
                 thread.join()
             if errors:
                 self.close()
+                if isinstance(errors[0], ExecutionError):
+                    self._start_error = errors[0]
                 raise errors[0]
             for worker in self.workers:
                 self.idle.put(worker)
             self._started = True
             self.startup_seconds = time.perf_counter() - started
+
+    @property
+    def start_error(self) -> ExecutionError | None:
+        """Why the workers could not start (then every run raises it), or None."""
+        return self._start_error
 
     def isolation_field(self, record: ExecutionRecord | None = None) -> dict[str, dict]:
         layers = self.report.to_json()

@@ -161,7 +161,12 @@ class Grader:
             result.status, result.error = "invalid", f"{path}: {exc}"
             result.timing = {"total": time.perf_counter() - started}
             return result
-        reference = self.reference
+        try:
+            reference = self.reference
+        except ExecutionError as exc:  # e.g. a module the assignment preloads is missing here
+            result.status, result.error = "error", f"grader error (not the student's fault, regrade): {exc}"
+            result.timing = {"total": time.perf_counter() - started}
+            return result
         cells, findings = restore_locked_cells(notebook, self.locked,
                                                report_missing=from_this_release(notebook, assignment.id))
         findings = identity_findings(notebook, assignment.id, assignment.version) + findings

@@ -242,6 +242,9 @@ def _seed_everything(check_id: str) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:
+        tensorflow.random.set_seed(seed)
 
 
 def student_main(channel: Channel, cells: list[dict], skip: set[int], done_probes: set[str],

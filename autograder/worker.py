@@ -75,17 +75,32 @@ class JobState:
 # Warm-up: pay import and lazy first-use costs once, before any student code
 # ---------------------------------------------------------------------------------------------
 
+class PreloadFailed(Exception):
+    """A module the assignment preloads cannot be imported here: the grading machine lacks it."""
+
+    def __init__(self, module: str, error: str):
+        super().__init__(f"{module}: {error}")
+        self.module = module
+        self.error = error
+
+
 def warm_up(preload: list[str]) -> None:
     import importlib
 
-    if "torch" in preload:
-        import torch
+    # torch first: its thread settings must come before any op, whatever the other modules do.
+    for name in sorted(preload, key=lambda module: module != "torch"):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # ImportError, or a library that fails while loading
+            raise PreloadFailed(name, f"{type(exc).__name__}: {exc}") from exc
+        if name == "torch":
+            import torch
 
-        # Before any op: a child forked after a multi-threaded op would hang on the thread pool.
-        torch.set_num_threads(1)
-        torch.set_num_interop_threads(1)
-    for name in preload:
-        importlib.import_module(name)
+            # Before any op: a child forked after a multi-threaded op would hang on the thread pool.
+            torch.set_num_threads(1)
+            torch.set_num_interop_threads(1)
+        elif name.split(".")[0] == "tensorflow":
+            _configure_tensorflow()
     if "torch" in sys.modules:
         _warm_torch()
     if "matplotlib" in sys.modules or "matplotlib.pyplot" in preload:
@@ -106,6 +121,16 @@ def warm_up(preload: list[str]) -> None:
     # The confinement libraries, so each forked submission does not import them again.
     import landlock  # noqa: F401
     import pyseccomp  # noqa: F401
+
+
+def _configure_tensorflow() -> None:
+    """One thread per pool, set before TensorFlow's runtime exists; and no op here at all: the
+    runtime (its thread pools) is created in each forked submission on its first op (about 0.1 s),
+    because a runtime created before fork() is not safe to use in the child."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def _warm_torch() -> None:
@@ -524,7 +549,12 @@ def main() -> None:
     isolation.make_undumpable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o755)
-    warm_up(config.preload)
+    try:
+        warm_up(config.preload)
+    except PreloadFailed as exc:  # the grader reports it as its own environment's problem
+        protocol.write(json.dumps({"op": "preload_failed", "module": exc.module, "error": exc.error}) + "\n")
+        protocol.flush()
+        os._exit(1)
     protocol.write(json.dumps({"op": "ready"}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)

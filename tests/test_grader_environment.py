@@ -1,0 +1,88 @@
+"""A grading machine that lacks a module an assignment preloads (TensorFlow for a6 without the
+`tensorflow` extra) reports a grader error that names the module and how to install it, instead of
+failing the student; tried for real with an assignment whose preload is not installed."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.assignment import load_assignment
+from autograder.execution import install_hint
+from autograder.grading import Grader
+from conftest import student_processes, write_notebook
+
+MISSING = "autograder_test_module_that_is_not_installed"
+
+
+@pytest.fixture
+def assignment_dir(tmp_path) -> Path:
+    """A small, valid assignment whose workers preload a module this machine does not have."""
+    folder = tmp_path / "assignments" / "env_check"
+    solutions = tmp_path / "solutions" / "env_check"
+    folder.mkdir(parents=True)
+    solutions.mkdir(parents=True)
+    (folder / "assignment.yaml").write_text(textwrap.dedent(f"""\
+        id: env_check
+        title: "needs a module this machine lacks"
+        version: "1.0"
+        worker:
+          preload: [numpy, {MISSING}]
+        questions:
+          - {{id: q1, title: "double", points: 1}}
+        checks:
+          - {{id: q1.double, question: q1, points: 1, visibility: public}}
+        """))
+    (folder / "checks.py").write_text(textwrap.dedent("""\
+        from autograder.checks import Check
+        from autograder.judging import compare, passed
+
+        def judge(case):
+            return compare(case.student, case.reference, name="double(3)") or passed("ok")
+
+        CHECKS = [Check("q1.double", probe="double", judge=judge)]
+        """))
+    (folder / "probes.py").write_text("def double(ns, inputs):\n    return ns['double'](3)\n")
+    (solutions / "secret.yaml").write_text("seed: 1\n")
+    write_notebook(solutions / "solution.ipynb", ["def double(x):\n    return 2 * x"])
+    return folder
+
+
+def test_missing_preload_is_a_grader_error_naming_the_module_not_a_failed_student(assignment_dir, tmp_path):
+    submission = write_notebook(tmp_path / "student.ipynb", ["def double(x):\n    return 2 * x"])
+    with Grader(load_assignment(assignment_dir), jobs=1) as grader:
+        result = grader.grade(submission)
+        assert result.status == "error"
+        assert result.checks == [] and result.score == 0
+        assert result.error.startswith("grader error (not the student's fault, regrade): ")
+        assert f"`{MISSING}` is not installed on this grading machine" in result.error
+        assert "env_check preloads it (worker.preload" in result.error
+        assert f"pip install {MISSING}" in result.error and sys.executable in result.error
+        # The workers are not started again for every submission: the same answer, at once.
+        started = time.perf_counter()
+        again = grader.grade(submission)
+        assert again.status == "error" and again.error == result.error
+        assert time.perf_counter() - started < 2
+    assert not student_processes()
+
+
+def test_cli_reports_the_missing_module_and_exits_nonzero(assignment_dir, tmp_path):
+    submissions = tmp_path / "class"
+    submissions.mkdir()
+    write_notebook(submissions / "s001.ipynb", ["def double(x):\n    return 2 * x"])
+    for args in ([str(submissions / "s001.ipynb")], [str(submissions), "--gradebook", str(tmp_path / "g.db")]):
+        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(assignment_dir), *args],
+                             capture_output=True, text=True, timeout=300)
+        output = " ".join((run.stdout + run.stderr).split())  # rich wraps long lines
+        assert run.returncode == 2, output
+        assert f"`{MISSING}` is not installed on this grading machine" in output
+        assert "Traceback" not in output
+
+
+def test_install_hint_names_the_autograder_extra_of_that_name():
+    hint = install_hint("tensorflow")
+    assert hint.startswith("pip install '.[tensorflow]' (tensorflow-cpu==")
+    assert install_hint("dask.distributed").startswith("pip install '.[dask]' (dask==")
