@@ -48,3 +48,30 @@ def describe_value(value: Any) -> dict:
             except Exception:
                 pass
     return info
+
+
+# ---------------------------------------------------------------------------------------------
+# Structural observations that the submission's own objects cannot answer for themselves
+# ---------------------------------------------------------------------------------------------
+
+def genuine(obj: Any, owner: type, name: str) -> Any:
+    """`obj.<name>` as the library class `owner` defines it (a C-level attribute, or a method of
+    torch's own class), not as the submission's subclass may redefine it: a Function whose backward
+    node claims `saved_tensors`, or a Module whose `named_parameters` lists parameters it never
+    registered, must not answer a structural check by itself."""
+    return owner.__dict__[name].__get__(obj, type(obj))
+
+
+def registered_parameters(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(name, parameter) of every parameter nn.Module registered in `module` and its submodules,
+    read from the modules' own state rather than through methods a subclass can override."""
+    state = object.__getattribute__(module, "__dict__")
+    found = []
+    parameters, children = state.get("_parameters"), state.get("_modules")
+    if isinstance(parameters, dict):
+        found += [(prefix + name, p) for name, p in dict.items(parameters) if p is not None]
+    if isinstance(children, dict):
+        for name, child in dict.items(children):
+            if child is not None:
+                found += registered_parameters(child, f"{prefix}{name}.")
+    return found

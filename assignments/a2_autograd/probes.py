@@ -2,7 +2,9 @@
 
 import torch
 
-from autograder.probing import describe_value, need, need_subclass
+from autograder.probing import describe_value, genuine, need, need_subclass, registered_parameters
+
+TensorBase = torch._C.TensorBase
 
 
 def legendre_forward(ns, inputs):
@@ -17,19 +19,24 @@ def legendre_backward(ns, inputs):
     x = torch.as_tensor(inputs["x"]).clone().requires_grad_(True)
     grad_output = torch.as_tensor(inputs["grad_output"])
     y = P3.apply(x)
-    # The raw gradient backward returns, before autograd would silently sum a broadcast shape away.
-    raw = y.grad_fn.apply(grad_output) if y.grad_fn is not None else None
+    # The raw gradient backward returns, before autograd would silently sum a broadcast shape away
+    # (read through torch's own classes: a tensor subclass may report any shape it likes).
+    grad_fn = genuine(y, TensorBase, "grad_fn") if isinstance(y, torch.Tensor) else None
+    raw = genuine(grad_fn, torch.autograd.function.BackwardCFunction, "apply")(grad_output) \
+        if isinstance(grad_fn, torch.autograd.function.BackwardCFunction) else None
     raw = raw[0] if isinstance(raw, tuple) else raw
     y.backward(grad_output)
-    return {"grad": x.grad, "raw_shape": list(raw.shape) if isinstance(raw, torch.Tensor) else None,
+    return {"grad": x.grad, "raw_shape": list(genuine(raw, TensorBase, "shape")) if isinstance(raw, torch.Tensor) else None,
             "input_shape": list(x.shape)}
 
 
 def polynomial_parameters(ns, inputs):
     Polynomial3 = need_subclass(ns, "Polynomial3", torch.nn.Module)
     model = Polynomial3()
-    return {"parameters": [{"name": name, "shape": list(p.shape), "requires_grad": p.requires_grad}
-                           for name, p in model.named_parameters()]}
+    # What nn.Module registered, not what the class says it has (it may override named_parameters).
+    return {"parameters": [{"name": name, "shape": list(genuine(p, TensorBase, "shape")),
+                            "requires_grad": bool(genuine(p, TensorBase, "requires_grad"))}
+                           for name, p in registered_parameters(model) if isinstance(p, torch.Tensor)]}
 
 
 def polynomial_string(ns, inputs):

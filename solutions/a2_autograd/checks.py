@@ -61,19 +61,36 @@ def train_inputs(rng):
     return {"x": x, "y": y, "steps": 2000, "learning_rate": 5e-6}
 
 
+def loss_of_coefficients(params, inputs):
+    """The fit's loss on the hidden target, computed here from the returned coefficients: what the
+    training achieved, whatever losses the student's code reports."""
+    x = np.asarray(inputs["x"], dtype=np.float64)
+    y = np.asarray(inputs["y"], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        z = params["c"] + params["d"] * x
+        prediction = params["a"] + params["b"] * 0.5 * (5 * z ** 3 - 3 * z)
+        return float(np.sum((prediction - y) ** 2))
+
+
 def judge_final_loss(case):
-    losses = case.student["losses"]
-    threshold = THRESHOLDS["final_loss_max"]
+    s = case.student
+    losses, threshold = s["losses"], THRESHOLDS["final_loss_max"]
     details = {"curve": losses, "reference_curve": case.reference["losses"], "threshold": threshold,
                "ylabel": "loss", "xlabel": "step"}
+    if sorted(s["params"]) != ["a", "b", "c", "d"] or any(t != "float" for t in s["param_types"].values()):
+        types = {k: t for k, t in sorted(s["param_types"].items())}
+        return failed(f"train_legendre should return params as a dict of Python floats a, b, c, d (use .item()), "
+                      f"but returned {types}", details=details)
     if len(losses) != case.inputs["steps"]:
         return failed(f"{len(losses)} losses returned for steps={case.inputs['steps']}", details=details)
-    final = losses[-1]
-    reference = case.reference["losses"][-1]
+    final = loss_of_coefficients(s["params"], case.inputs)
+    reference = loss_of_coefficients(case.reference["params"], case.inputs)
     if not math.isfinite(final) or final > threshold:
-        return failed(f"final loss {final:.6g} after {len(losses)} steps; it must be below {threshold:.4g} "
-                      f"(the reference reaches {reference:.4g})", details=details)
-    return passed(f"final loss {final:.4g} is below {threshold:.4g} (reference {reference:.4g})", details=details)
+        return failed(f"after {len(losses)} steps the loss of your returned coefficients on the hidden target is "
+                      f"{final:.6g}; it must be below {threshold:.4g} (the reference's coefficients reach "
+                      f"{reference:.4g})", details=details)
+    return passed(f"the loss of your returned coefficients is {final:.4g}, below {threshold:.4g} "
+                  f"(reference {reference:.4g})", details=details)
 
 
 def same_training_run(a, b):

@@ -2,7 +2,7 @@
 
 import torch
 
-from autograder.probing import need, need_subclass
+from autograder.probing import genuine, need, need_subclass
 
 
 def _jacobians(fn, x):
@@ -42,8 +42,11 @@ def legendre_saved(ns, inputs):
     P3 = need_subclass(ns, "LegendrePolynomial3", torch.autograd.Function)
     x = torch.as_tensor(inputs["x"]).clone().requires_grad_(True)
     y = P3.apply(x)
-    saved = y.grad_fn.saved_tensors if y.grad_fn is not None else ()
-    return {"saved": len(saved), "has_grad_fn": y.grad_fn is not None}
+    # Read through torch's own attributes: the Function's backward class may claim saved tensors.
+    grad_fn = genuine(y, torch._C.TensorBase, "grad_fn") if isinstance(y, torch.Tensor) else None
+    has_node = isinstance(grad_fn, torch.autograd.function.BackwardCFunction)
+    saved = genuine(grad_fn, torch._C._FunctionBase, "saved_tensors") if has_node else ()
+    return {"saved": len(saved), "has_grad_fn": grad_fn is not None}
 
 
 def polynomial_forward(ns, inputs):
@@ -59,4 +62,7 @@ def train_full(ns, inputs):
     train_legendre = need(ns, "train_legendre")
     params, losses = train_legendre(torch.as_tensor(inputs["x"]), torch.as_tensor(inputs["y"]),
                                     steps=inputs["steps"], learning_rate=inputs["learning_rate"])
-    return {"losses": [float(v) for v in losses], "params": {k: float(v) for k, v in params.items()}}
+    # Values as returned, their exact types beside them: a float subclass may convert to anything.
+    return {"losses": [float(v) for v in losses], "params": {str(k): float(v) for k, v in params.items()},
+            "loss_types": sorted({type(v).__name__ for v in losses}),
+            "param_types": {str(k): type(v).__name__ for k, v in params.items()}}
