@@ -3,7 +3,8 @@
 Rows come from the MNIST file students are given (`make data` writes it from
 autograder.datasets.student_rows(); never from the held-out rows).  The device checks judge what
 the simulated accelerator recorded while the student's code ran on it (`gpu:0`): each device
-mistake gets its own name and only the device checks' points.
+mistake gets its own name and only the device checks' points.  The device checks are public, so
+that a student sees what went wrong on a GPU they may not have.
 """
 
 import math
@@ -147,7 +148,7 @@ def judge_update(case):
 
 
 # ---------------------------------------------------------------------------------------------
-# Device checks (q3.device, and q4.device in the hidden checks)
+# Device checks (q3.device, q4.device)
 # ---------------------------------------------------------------------------------------------
 
 def _op(event):
@@ -274,6 +275,10 @@ def judge_fit_losses(case):
     return passed(f"returns {len(s['losses'])} per-epoch losses as floats: {[round(v, 4) for v in s['losses']]}")
 
 
+def fit_device_inputs(rng):
+    return mnist_batches(rng, 96, 32, epochs=2)
+
+
 CHECKS = [
     Check("q1.returns_device", probe="device_returned", judge=judge_device_returned),
     Check("q1.availability", probe="device_availability", judge=judge_availability),
@@ -282,4 +287,5 @@ CHECKS = [
     Check("q3.update", probe="one_epoch", inputs=epoch_inputs, judge=judge_update),
     Check("q3.device", probe="one_epoch_on_device", inputs=epoch_inputs, judge=judge_on_device),
     Check("q4.losses", probe="fit_losses", inputs=fit_inputs, judge=judge_fit_losses),
+    Check("q4.device", probe="fit_on_device", inputs=fit_device_inputs, judge=judge_on_device),
 ]
