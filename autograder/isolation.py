@@ -296,8 +296,13 @@ def readable_paths(read_paths: list[str], hidden: list[Path]) -> list[str]:
     (recursively), since landlock can only allow, not deny, below an allowed folder."""
     hidden = [Path(os.path.realpath(h)) for h in hidden]
     allowed: list[str] = []
+    seen: set[Path] = set()
 
     def add(path: Path) -> None:
+        path = Path(os.path.realpath(path))  # a link (a venv's lib64) is allowed as what it points to
+        if path in seen or not path.exists():
+            return
+        seen.add(path)
         inside = [h for h in hidden if _under(h, path)]
         if not inside:
             allowed.append(str(path))
@@ -307,8 +312,7 @@ def readable_paths(read_paths: list[str], hidden: list[Path]) -> list[str]:
         # else: the hidden file itself, left out
 
     for raw in read_paths:
-        if os.path.exists(raw):
-            add(Path(os.path.realpath(raw)))
+        add(Path(raw))
     return allowed
 
 
@@ -317,7 +321,12 @@ def apply_landlock(read_paths: list[str], write_paths: list[str]) -> None:
 
     ruleset = Ruleset()
     read = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
-    ruleset.allow(*readable_paths(read_paths, grader_only_files()), rules=read)
+    readable = readable_paths(read_paths, grader_only_files())
+    # Directory rights on a file make landlock refuse the whole rule: files get file rights only.
+    ruleset.allow(*[p for p in readable if os.path.isdir(p)], rules=read)
+    files = [p for p in readable if not os.path.isdir(p)]
+    if files:
+        ruleset.allow(*files, rules=FSAccess.READ_FILE | FSAccess.EXECUTE)
     # /dev/null, /dev/urandom etc. are written to by ordinary libraries
     ruleset.allow("/dev", rules=read | FSAccess.WRITE_FILE | FSAccess.IOCTL_DEV)
     ruleset.allow(*write_paths, rules=FSAccess.all())
