@@ -82,6 +82,9 @@ class ProbeRequest:
     probe: str  # function name in that module
     inputs: Any
     timeout: float
+    # "public" checks run first, in a stage of their own: what students see of them is final
+    # before any hidden check's code or inputs enter the process
+    visibility: str = "hidden"
 
 
 @dataclass

@@ -51,7 +51,7 @@ def build_job(assignment: Assignment, cells: list[tuple[int, str]], inputs: dict
     probes = [ProbeRequest(check=spec.id,
                            module=assignment.implementations[spec.id].probe_module or spec.visibility,
                            probe=assignment.implementations[spec.id].probe,
-                           inputs=inputs[spec.id], timeout=spec.timeout)
+                           inputs=inputs[spec.id], timeout=spec.timeout, visibility=spec.visibility)
               for spec in gradable_checks(assignment)]
     return Job(cells=cells, probe_sources=dict(assignment.probe_sources), probes=probes,
                files=list(assignment.files),

@@ -1,18 +1,23 @@
 """What a submission did to the interpreter it ran in, and undoing it before probes run.
 
 Taken in the student's process before the first cell: the identity of every attribute of the
-modules and classes probes rely on, IPython's transformer lists and sys.modules entries.  After
-the cells, anything replaced is reported to the TA as an integrity finding and put back, so the
-probes run on genuine torch/numpy/builtins whatever the student patched.  (Verdicts are computed
-outside the sandbox anyway; restoring keeps the probe *observations* honest too.)
+modules and classes probes rely on (the grader's own included), the body (`__code__`) and default
+arguments of every function among them, IPython's transformer lists, sys.modules entries, the
+SIGINT handler and signal mask the grader interrupts cells with, and global torch state (grad mode,
+default dtype, function and dispatch modes).  After every cell, anything replaced is reported to the
+TA as an integrity finding and put back; before each probe the global state that shapes results is
+put back too, so probes observe the student's definitions on genuine torch/numpy/builtins.
+(Verdicts are computed outside the sandbox anyway; restoring keeps the probe *observations* honest.)
 """
 
 from __future__ import annotations
 
 import builtins
 import importlib
+import signal
 import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +31,12 @@ WATCHED_MODULES = (
 WATCHED_CLASSES = (
     ("torch", "Tensor"), ("torch.nn", "Module"), ("torch.nn", "Parameter"),
     ("torch.autograd", "Function"), ("torch.optim", "Optimizer"), ("torch.utils.data", "DataLoader"),
+    # the grader's own classes in the student's process: replacing their methods must not switch
+    # off this very reset, the messages or the transport
+    ("autograder.kernel", "StudentSession"), ("autograder.kernel", "Channel"),
+    ("autograder.integrity", "Baseline"), ("autograder.transport", "OpaqueObject"),
 )
+FUNCTION_STATE = ("__code__", "__defaults__", "__kwdefaults__")
 # (path from the shell to the object holding the list, attribute): every hook that rewrites cells.
 TRANSFORMER_LISTS = (("", "input_transformers_post"), ("", "ast_transformers"),
                      ("input_transformer_manager", "cleanup_transforms"),
@@ -47,12 +57,62 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} object"
 
 
+THREAD_NOTE = " thread(s) started by the notebook still running"
+
+
+def is_thread_note(finding: str) -> bool:
+    return THREAD_NOTE in finding
+
+
+def _handler(value: Any) -> str:
+    return value.name if isinstance(value, signal.Handlers) else _describe(value)
+
+
+def _functions(namespace: dict, prefix: str) -> dict[str, types.FunctionType]:
+    """The Python functions a module or class namespace holds (methods, static/class methods, the
+    accessors of properties), by a name for messages."""
+    found = {}
+    for key, value in list(namespace.items()):
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            for part in ("fget", "fset", "fdel"):
+                function = getattr(value, part)
+                if isinstance(function, types.FunctionType):
+                    found[f"{prefix}.{key}.{part}"] = function
+        elif isinstance(value, types.FunctionType):
+            found[f"{prefix}.{key}"] = value
+    return found
+
+
+def _signal_state() -> tuple[dict[int, Any], set[int]]:
+    handlers = {}
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF,
+                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU, signal.SIGCHLD):
+        handlers[int(number)] = signal.getsignal(number)
+    return handlers, {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
+
+
+def _torch_state() -> dict[str, Any]:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    return {"grad mode": torch.is_grad_enabled(), "default dtype": torch.get_default_dtype(),
+            "anomaly detection": torch.is_anomaly_enabled(),
+            "function modes": torch._C._len_torch_function_stack(),
+            "dispatch modes": torch._C._len_torch_dispatch_stack()}
+
+
 @dataclass
 class Baseline:
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     module_objects: dict[str, Any] = field(default_factory=dict)
     classes: dict[str, tuple[type, dict[str, Any]]] = field(default_factory=dict)
     transformers: dict[tuple[str, str], tuple[object, list, list]] = field(default_factory=dict)
+    functions: dict[str, tuple[types.FunctionType, tuple]] = field(default_factory=dict)
+    signals: tuple[dict[int, Any], set[int]] = field(default_factory=lambda: ({}, set()))
+    torch: dict[str, Any] = field(default_factory=dict)
+    import_hooks: tuple[list, list] = field(default_factory=lambda: ([], []))
 
     @classmethod
     def capture(cls, shell) -> "Baseline":
@@ -71,6 +131,14 @@ class Baseline:
             klass = getattr(module, class_name, None) if module else None
             if isinstance(klass, type):
                 baseline.classes[f"{module_name}.{class_name}"] = (klass, dict(vars(klass)))
+        namespaces = [(name, vars(module)) for name, module in baseline.module_objects.items()]
+        namespaces += [(name, vars(klass)) for name, (klass, _) in baseline.classes.items()]
+        for prefix, namespace in namespaces:
+            for name, function in _functions(namespace, prefix).items():
+                baseline.functions[name] = (function, tuple(getattr(function, a) for a in FUNCTION_STATE))
+        baseline.signals = _signal_state()
+        baseline.torch = _torch_state()
+        baseline.import_hooks = (list(sys.meta_path), list(sys.path_hooks))
         for owner_name, attr in TRANSFORMER_LISTS:
             owner = getattr(shell, owner_name) if owner_name else shell
             current = getattr(owner, attr, None)
@@ -111,13 +179,27 @@ class Baseline:
             if added:
                 found.append(f"IPython {owner_name + '.' if owner_name else ''}{attr} was given {len(added)} new transformer(s): "
                              + ", ".join(_describe(t) for t in added))
+        for name, (function, state) in self.functions.items():
+            for attribute, original in zip(FUNCTION_STATE, state):
+                current = getattr(function, attribute)
+                if current is not original:
+                    what = ("was given another body (its __code__ replaced)" if attribute == "__code__"
+                            else f"had its default arguments replaced ({attribute})")
+                    found.append(f"{name} {what}")
+        handlers, mask = self.signals
+        if signal.getsignal(signal.SIGINT) is not handlers[int(signal.SIGINT)]:
+            found.append(f"the SIGINT handler (the grader's interrupt) was replaced by "
+                         f"{_handler(signal.getsignal(signal.SIGINT))}")
+        blocked = {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])} - mask
+        if blocked:
+            found.append("signals were blocked: " + ", ".join(sorted(signal.Signals(s).name for s in blocked)))
         if sys.gettrace() is not None:
             found.append(f"a trace function was installed (sys.settrace: {_describe(sys.gettrace())})")
         if sys.getprofile() is not None:
             found.append("a profile function was installed (sys.setprofile)")
         extra_threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
         if extra_threads:
-            found.append(f"{len(extra_threads)} thread(s) started by the notebook still running: "
+            found.append(f"{len(extra_threads)}{THREAD_NOTE}: "
                          + ", ".join(extra_threads[:5]))
         return sorted(set(found))
 
@@ -140,12 +222,59 @@ class Baseline:
                         setattr(klass, key, value)
                     except (AttributeError, TypeError):
                         pass
+        for function, state in self.functions.values():
+            for attribute, original in zip(FUNCTION_STATE, state):
+                if getattr(function, attribute) is not original:
+                    setattr(function, attribute, original)
+        handlers, mask = self.signals
+        if signal.getsignal(signal.SIGINT) is not handlers[int(signal.SIGINT)]:
+            signal.signal(signal.SIGINT, handlers[int(signal.SIGINT)])
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         self.restore_transformers(shell)
         sys.settrace(None)
         sys.setprofile(None)
         threading.settrace(None)  # type: ignore[arg-type]
         threading.setprofile(None)  # type: ignore[arg-type]
         builtins.__import__ = self.modules["builtins"]["__import__"]
+
+    def state_findings(self) -> list[str]:
+        """Process-wide state that shapes what a probe computes, changed since the baseline."""
+        found = []
+        handlers, _ = self.signals
+        for number, original in handlers.items():
+            if number != signal.SIGINT and signal.getsignal(number) is not original:
+                found.append(f"the {signal.Signals(number).name} handler was replaced by "
+                             f"{_handler(signal.getsignal(number))}")
+        if any(signal.getitimer(timer)[0] for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)):
+            found.append("a timer signal (signal.alarm / setitimer) was left running")
+        for key, value in _torch_state().items():
+            if value != self.torch.get(key):
+                found.append(f"torch's {key} was left at {value} (the grader runs checks at {self.torch.get(key)})")
+        if list(sys.meta_path) != self.import_hooks[0] or list(sys.path_hooks) != self.import_hooks[1]:
+            found.append("import hooks were added (sys.meta_path / sys.path_hooks)")
+        return found
+
+    def restore_state(self) -> None:
+        """Put back what `state_findings` looks at, before a probe: checks run in the conditions
+        the reference ran in, whatever modes, defaults or handlers the notebook left behind."""
+        handlers, mask = self.signals
+        for number, original in handlers.items():
+            if signal.getsignal(number) is not original:
+                signal.signal(number, original)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)
+        torch = sys.modules.get("torch")
+        if torch is not None and self.torch:
+            while torch._C._len_torch_function_stack() > self.torch["function modes"]:
+                torch._C._pop_torch_function_stack()
+            while torch._C._len_torch_dispatch_stack() > self.torch["dispatch modes"]:
+                torch._C._pop_torch_dispatch_stack()
+            torch.set_grad_enabled(self.torch["grad mode"])
+            torch.set_default_dtype(self.torch["default dtype"])
+            torch.set_anomaly_enabled(self.torch["anomaly detection"])
+        sys.meta_path[:] = self.import_hooks[0]
+        sys.path_hooks[:] = self.import_hooks[1]
 
     def restore_transformers(self, shell) -> None:
         for (owner_name, attr), (owner, original_list, contents) in self.transformers.items():

@@ -58,6 +58,9 @@ class JobState:
     finished: bool = False
     aborted: str | None = None
     seconds: float = 0.0
+    # Set when hidden checks' code and inputs are sent: from then on nothing the student may see
+    # (cell records, public checks) is recorded, so nothing hidden can travel out through it.
+    hidden_released: bool = False
 
     @classmethod
     def load(cls, path: Path) -> "JobState":
@@ -168,6 +171,7 @@ class Supervisor:
         self.state = JobState.load(job_dir / "state.json")
         self.work_dir = Path(config.work_root) / job_dir.name
         self.output_total = 0
+        self.done_at_start = set(self.state.probes)  # checks the kernel is told to skip this attempt
 
     def save(self) -> None:
         self.state.save(self.job_dir / "state.json")
@@ -270,7 +274,17 @@ class Supervisor:
         # Watch the process itself too: children it forked may hold the pipes open long after it ends.
         pidfd = os.pidfd_open(pid)
         exited = False
-        while open_fds and not self.state.finished:
+        # The kernel's messages follow one order; anything else was written by student code into the
+        # pipe (forged results, a request for the probes' inputs in the middle of a cell).
+        plan = self._cell_plan()
+        next_cell = 0
+        confined = False
+        stages: list[dict] | None = None
+        stage_calls: list[str] = []  # the current stage's checks the kernel has still to start
+        stages_left = 0
+        tampered: dict[str, str] = {}  # check -> what the audit hook reported while it ran
+        violation: str | None = None
+        while open_fds and not self.state.finished and violation is None:
             now = time.monotonic()
             if now > self.deadline:
                 self._record_hard_stop(current, "timeout", "the submission's total time limit was reached")
@@ -310,17 +324,35 @@ class Supervisor:
                 continue
             buffer += chunk
             if len(buffer) > transport.MAX_MESSAGE_BYTES:
-                buffer = b""  # an oversized message is dropped, never parsed
-                continue
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
+                violation = "a message over the size cap"
+                break
+            lines = buffer.split(b"\n")
+            buffer = lines.pop()
+            for line in lines:
                 from autograder.kernel import decode_line
 
                 message = decode_line(line)
                 if message is None:
-                    continue
+                    violation = "a line that is not a message"
+                    break
                 op = message["op"]
+                if op == "tamper":
+                    what = str(message.get("what"))[:300]
+                    if message.get("grader") is True:
+                        violation = f"the grader's own code was changed: {what}"
+                        break
+                    if current is not None and current[0] == "probe":
+                        tampered.setdefault(str(current[1]), what)
+                        self._record_findings([f"while check {current[1]} ran, the notebook's code {what}"])
+                    else:
+                        self._record_findings([f"the notebook's code {what}"])
+                    continue
+                violation = self._out_of_order(message, confined, current, plan, next_cell, stages, stage_calls,
+                                               stages_left)
+                if violation:
+                    break
                 if op == "confined":
+                    confined = True
                     problems = message.get("problems")
                     if isinstance(problems, dict):
                         self.state.confinement_problems = {str(k): str(v)[:300] for k, v in problems.items()}
@@ -331,10 +363,10 @@ class Supervisor:
                     if out_r in open_fds and not self._drain(out_r, bytearray()):
                         open_fds.discard(out_r)
                     output.clear()
-                    if current is None and isinstance(message.get("index"), int):
-                        current = ("cell", message["index"])
-                        current_deadline = time.monotonic() + float(self.settings["cell_timeout"])
-                        interrupted_at = None
+                    current = ("cell", message["index"])
+                    current_deadline = time.monotonic() + float(self.settings["cell_timeout"])
+                    interrupted_at = None
+                    next_cell += 1
                     os.write(cmd_w, b'{"op": "go"}\n')
                 elif op == "cell_end" and current == ("cell", message.get("index")):
                     # The kernel flushed stdout and stderr before cell_end: the cell's output is all in
@@ -348,19 +380,40 @@ class Supervisor:
                     progress = True
                 elif op == "integrity":
                     self._record_findings(message.get("findings"))
-                elif op == "want_probes" and current is None:
-                    probe_timeouts = self._send_probes(cmd_w)
-                elif op == "probe_start" and current is None and message.get("check") in probe_timeouts:
-                    current = ("probe", message["check"])
-                    current_deadline = time.monotonic() + probe_timeouts[message["check"]]
+                elif op == "want_probes":
+                    if stages is None:
+                        stages, probe_timeouts = self._probe_stages()
+                        stages_left = len(stages)
+                    stage = stages[len(stages) - stages_left]
+                    stages_left -= 1
+                    stage_calls = [c["check"] for c in stage["calls"] if c["check"] not in self.done_at_start]
+                    if any(c.get("visibility") != "public" for c in stage["calls"]):
+                        self.state.hidden_released = True
+                        self.save()
+                    self._send(cmd_w, stage)
+                elif op == "probe_start":
+                    current = ("probe", stage_calls.pop(0))
+                    current_deadline = time.monotonic() + probe_timeouts[current[1]]
                     interrupted_at = None
-                elif op == "probe_end" and current == ("probe", message.get("check")):
+                elif op == "probe_end":
+                    if current[1] in tampered:
+                        message = {"check": current[1], "status": "untrusted", "seconds": message.get("seconds"),
+                                   "error": f"while this check ran, your code {tampered[current[1]]}: the "
+                                            "grader's observations cannot be trusted, so the check fails"}
                     self._record_probe(message, interrupted_at is not None, probe_timeouts)
                     current, current_deadline, interrupted_at = None, float("inf"), None
                     progress = True
-                elif op == "finished" and current is None:
+                elif op == "finished":
                     self.state.finished = True
         os.close(pidfd)
+        if violation is not None:
+            # Whatever it reported may be forged: no check of this run is graded, and the TA sees why.
+            self.state.aborted = (f"the submission wrote into the grader's message channel ({violation}); nothing "
+                                  "it reported can be trusted, so its checks were not graded")
+            self.state.probes = {}
+            self._record_findings([f"tampering: {violation}"])
+            self.save()
+            return 0
         if self.state.finished:
             self.save()
             return 0
@@ -370,12 +423,13 @@ class Supervisor:
             return 0
         reason = f"the notebook's process {status}"
         if current is not None:
-            self._record_hard_stop(current, "error", reason)
+            self._record_hard_stop(current, "crashed" if current[0] == "probe" else "error",
+                                   reason + (" while this check ran" if current[0] == "probe" else ""))
             self.save()
             return RESTART
         if not progress:
             # Died between cells and checks (a background thread, a signal): nothing left to retry.
-            tail = output.decode("utf-8", "replace").strip()[-1500:]
+            tail = "" if self.state.hidden_released else output.decode("utf-8", "replace").strip()[-1500:]
             self.state.aborted = f"{reason} outside any cell or check" + (f": {tail}" if tail else "")
             self.save()
             return 0
@@ -398,8 +452,13 @@ class Supervisor:
         return "stopped responding"
 
     def _drain(self, out_r: int, output: bytearray) -> bool:
-        """Reads what is waiting in the output pipe without blocking; False once it is closed."""
-        while select.select([out_r], [], [], 0)[0]:
+        """Reads what is waiting in the output pipe without blocking; False once it is closed.
+
+        Bounded: a process left behind that writes without end must not hold the supervisor here
+        (what was written before the handshake is at most a pipe's capacity)."""
+        for _ in range(64):
+            if not select.select([out_r], [], [], 0)[0]:
+                break
             chunk = os.read(out_r, 65536)
             if not chunk:
                 return False
@@ -415,7 +474,7 @@ class Supervisor:
 
     def _record_cell(self, message: dict, output: bytearray, interrupted: bool) -> None:
         key = str(message["index"])
-        if key in self.state.cells:
+        if key in self.state.cells or self.state.hidden_released:
             return  # a re-run after a restart: the first run's record stands
         status = "timeout" if interrupted else ("ok" if message.get("status") == "ok" else "error")
         error = message.get("error") if status == "error" else None
@@ -439,6 +498,8 @@ class Supervisor:
             record = {"status": "timeout", "error": self._timeout_message(("probe", check), timeouts)}
         elif status == "ok":
             record = {"status": "ok", "output": message.get("output")}
+        elif status == "untrusted":
+            record = {"status": "untrusted", "error": str(message.get("error"))[:2000]}
         elif status == "not_defined":
             record = {"status": "not_defined", "error": str(message.get("error"))[:2000]}
         else:
@@ -465,9 +526,57 @@ class Supervisor:
         elif what not in self.state.probes:
             self.state.probes[what] = {"status": status, "error": reason, "seconds": 0.0}
 
-    def _send_probes(self, cmd_w: int) -> dict[str, float]:
+    def _cell_plan(self) -> list[int]:
+        """The cells the kernel runs in this attempt, in order (as student_main is told)."""
+        skip = set(self.state.skip) | {int(i) for i, cell in self.state.cells.items() if cell["status"] == "timeout"}
+        return [cell["index"] for cell in self.job["cells"] if cell["index"] not in skip]
+
+    def _out_of_order(self, message: dict, confined: bool, current, plan: list[int], next_cell: int,
+                      stages: list | None, stage_calls: list[str], stages_left: int) -> str | None:
+        """Why `message` cannot come from the kernel at this point, or None when it can."""
+        op = message["op"]
+        cells_done = next_cell == len(plan) and current is None
+        if not confined:
+            return None if op == "confined" else f"a {op!r} message before the sandbox was set up"
+        if op == "cell_start":
+            if current is None and next_cell < len(plan) and message.get("index") == plan[next_cell]:
+                return None
+        elif op == "cell_end":
+            if current == ("cell", message.get("index")):
+                return None
+        elif op == "want_probes":
+            if cells_done and (stages is None or (stages_left > 0 and not stage_calls)):
+                return None
+        elif op == "integrity":
+            if cells_done and stages is not None:
+                return None
+        elif op == "probe_start":
+            if cells_done and stage_calls and message.get("check") == stage_calls[0]:
+                return None
+        elif op == "probe_end":
+            if current is not None and current == ("probe", message.get("check")):
+                return None
+        elif op == "finished":
+            if cells_done and stages is not None and stages_left == 0 and not stage_calls:
+                return None
+        where = f"during {current[0]} {current[1]}" if current else "between cells and checks"
+        return f"an unexpected {op!r} message {where}"
+
+    def _probe_stages(self) -> tuple[list[dict], dict[str, float]]:
+        """The probe payload in stages: public checks, hidden checks, then an empty stage (done)."""
         payload = json.loads((self.job_dir / "probes.json").read_text())
         timeouts = {call["check"]: float(call["timeout"]) for call in payload["calls"]}
+        stages = []
+        for public in (True, False):
+            calls = [c for c in payload["calls"] if (c.get("visibility") == "public") == public]
+            if calls:
+                modules = {c["module"] for c in calls}
+                stages.append({"sources": {m: s for m, s in payload["sources"].items() if m in modules},
+                               "calls": calls})
+        stages.append({"sources": {}, "calls": []})
+        return stages, timeouts
+
+    def _send(self, cmd_w: int, payload: dict) -> None:
         data = json.dumps(payload).encode() + b"\n"
         # A thread, so a student process that never reads cannot block the supervisor.
         import threading
@@ -481,7 +590,6 @@ class Supervisor:
                 pass
 
         threading.Thread(target=feed, daemon=True).start()
-        return timeouts
 
 
 # ---------------------------------------------------------------------------------------------
