@@ -27,7 +27,12 @@ How it works:
   devices to the CPU, to grade the rest of the code there).
 
 Installing renames a torch backend and registers kernels for the whole process, irreversibly: do it
-only in a sandboxed grading child process.  Importing this module installs nothing.
+only in a sandboxed grading child process.  Importing this module installs nothing; it only fills in
+copyreg's cache of `torch.Tensor` and `nn.Parameter` slot names, which moving a parameter onto the
+device reads (torch.utils.swap_tensors) and would otherwise add to those classes mid-check.  A
+grader that imports it before taking its integrity baseline (a worker preload) sees no class change
+from device checks: install() also removes the `Tensor.gpu()`, `Tensor.is_gpu` and `Module.gpu()`
+shortcuts torch generates for a renamed backend (nothing in torch uses them).
 
 Known limits:
 - Device tensors report `device.type == "gpu"` and `is_cuda == False`: code that branches on those
@@ -48,6 +53,7 @@ Known limits:
 from __future__ import annotations
 
 import contextlib
+import copyreg
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -93,6 +99,11 @@ _FACTORY_OVERLOADS = (
 )
 
 _accelerator: SimulatedAccelerator | None = None
+
+# nn.Module.to() swaps each parameter for its device copy with torch.utils.swap_tensors, which asks
+# copyreg for the class's slot names and caches them on the class: done once here, at import.
+for _class in (torch.Tensor, torch.nn.Parameter):
+    copyreg._slotnames(_class)
 
 
 @dataclass
@@ -382,6 +393,11 @@ class SimulatedAccelerator:
         # that autograd and torch.manual_seed expect of a backend.
         torch.utils.backend_registration._setup_privateuseone_for_python_backend(
             rename=name, backend_module=_UnlistedBackendModule())
+        # Shortcuts no code of a course uses and no part of torch needs; left in place, they would be
+        # classes changed by a check (and `tensor.gpu()` a way around the device rules).
+        for owner, attribute in ((torch.Tensor, name), (torch.Tensor, f"is_{name}"), (torch.nn.Module, name)):
+            if attribute in vars(owner):
+                delattr(owner, attribute)
         accelerator = cls(name, cuda_available)
         for overload_name in _FACTORY_OVERLOADS:
             packet, _, overload = overload_name.partition(".")
