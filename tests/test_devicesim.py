@@ -373,3 +373,25 @@ def test_availability_can_be_set_per_block_and_hardcoded_devices_sent_to_the_cpu
     assert [e["message"] for e in result["cpu_events"]] == [
         "model.cuda()", "tensor.to('cuda:0')", "tensor.to('mps')", "torch.zeros(..., device='cuda')", "tensor.cuda()"]
     assert result["is_available_after"] is False
+
+
+def test_installing_and_training_change_no_class_a_grader_watches():
+    # The grader's integrity reset compares torch's classes before and after each check: a device check
+    # must leave them as they were after the import (which a worker does before its baseline).
+    code = '''
+import json, torch
+import autograder.devicesim as devicesim
+watched = (torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.optim.Optimizer)
+before = [dict(vars(c)) for c in watched]
+sim = devicesim.SimulatedAccelerator.install(name="gpu", cuda_available=True)
+with sim.active():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).to(sim.device)
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    model(torch.ones(2, 3, device=sim.device)).sum().backward()
+changed = sorted(f"{c.__name__}.{k}" for c, b in zip(watched, before)
+                 for k in set(vars(c)) | set(b) if vars(c).get(k) is not b.get(k))
+print(json.dumps({"changed": changed, "on_device": sim.is_on_device(model)}))
+'''
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == {"changed": [], "on_device": True}
