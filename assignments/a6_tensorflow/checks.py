@@ -63,9 +63,11 @@ def model_inputs(rng):
 
 
 def judge_model_output(student, reference, what: str):
-    if student["out"] is None:
+    if student["out"] is None or not student["kind"].get("tensor"):
         return failed(f"{what} should return a tensor of shape {shape_text(reference['out'].shape)}, "
-                      f"but it returned {kind_text(student['kind'])}")
+                      f"but it returned {kind_text(student['kind'])}"
+                      + (": keep it a tensor (no .numpy()), or tf.GradientTape cannot differentiate through it"
+                         if student["out"] is not None else ""))
     return compare(student["out"], reference["out"], name=what, rtol=RTOL, atol=ATOL)
 
 

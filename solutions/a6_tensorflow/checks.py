@@ -56,7 +56,7 @@ def judge_hidden_shapes(case):
     s, r = case.student, case.reference
     d, k = np.shape(case.inputs["single_row"]["W"])
     what = f"model(inputs, W, b) for one row (inputs of shape (1, {d})) and {k} outputs"
-    if s["out"] is None:
+    if s["out"] is None or not s["kind"].get("tensor"):
         return failed(f"{what} should return a tensor of shape (1, {k}), but it returned {kind_text(s['kind'])}")
     verdict = compare(s["out"], r["out"], name=what, rtol=RTOL, atol=ATOL)
     if verdict is not None:
@@ -137,8 +137,10 @@ def judge_activation(case):
     weights = s["weights"]
     if not (isinstance(weights, list) and len(weights) == 2 and all(isinstance(w, dict) for w in weights)
             and [w.get("variable") for w in weights] == [[i, o], [o]]):
+        method = isinstance(weights, dict) and weights.get("type") == "builtins.method"
         return failed(f"NaiveDense(input_size={i}, output_size={o}, ...).weights should be [W, b], tf.Variables "
-                      f"of shapes ({i}, {o}) and ({o},)")
+                      f"of shapes ({i}, {o}) and ({o},)"
+                      + (", but it is a method: make it a property (@property)" if method else ""))
     calls = s["activation_calls"]
     if not calls:
         return failed("the activation given to NaiveDense was never called: __call__ should return "
