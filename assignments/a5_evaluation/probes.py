@@ -13,7 +13,6 @@ tensor was at fault: the images or labels of a batch the probe's loader produced
 model left on the CPU, or another CPU tensor (created without `device=`), with the student's line.
 """
 
-import functools
 import random
 import time
 import traceback
@@ -56,28 +55,6 @@ def simulator():
     from autograder.devicesim import SimulatedAccelerator
 
     return SimulatedAccelerator.install(name="gpu", cuda_available=True)
-
-
-def tidy(probe):
-    """A probe that leaves torch's classes as it found them. The grader watches them between checks,
-    and two harmless additions are not the student's doing: installing the simulated accelerator gives
-    them convenience methods named after the device (`Tensor.gpu()`, `Tensor.is_gpu`, `Module.gpu()`),
-    and copying a parameter (`model.to(device)` on the simulated device, `copy.deepcopy(model)`) makes
-    copyreg cache `__slotnames__` on nn.Parameter. Both are taken off again; nothing else is touched."""
-    classes = (torch.Tensor, nn.Module, nn.Parameter, nn.utils.rnn.PackedSequence)
-
-    @functools.wraps(probe)
-    def tidy_probe(ns, inputs):
-        before = {cls: set(vars(cls)) for cls in classes}
-        try:
-            return probe(ns, inputs)
-        finally:
-            for cls in classes:
-                for name in set(vars(cls)) - before[cls]:
-                    if name == "__slotnames__" or "gpu" in name:
-                        delattr(cls, name)
-
-    return tidy_probe
 
 
 def on_cpu(inputs=None):
@@ -302,7 +279,6 @@ class _nothing:
 
 # --- probes ---------------------------------------------------------------------------------------
 
-@tidy
 def accuracy_cases(ns, inputs):
     accuracy = need(ns, "accuracy")
     results = []
@@ -315,7 +291,6 @@ def accuracy_cases(ns, inputs):
     return {"cases": results}
 
 
-@tidy
 def accuracy_device(ns, inputs):
     accuracy = need(ns, "accuracy")
     run = DeviceRun(inputs)
@@ -332,7 +307,6 @@ def accuracy_device(ns, inputs):
     return {**run.report(), "cases": cases}
 
 
-@tidy
 def evaluate_values(ns, inputs):
     evaluate = need(ns, "evaluate")
     model = class_mean_model(inputs)
@@ -342,7 +316,6 @@ def evaluate_values(ns, inputs):
     return number(value)
 
 
-@tidy
 def evaluate_no_grad(ns, inputs):
     evaluate = need(ns, "evaluate")
     model = GradRecorder(inputs)
@@ -352,7 +325,6 @@ def evaluate_no_grad(ns, inputs):
     return {"calls": model.calls, "result": number(value)}
 
 
-@tidy
 def evaluate_eval_mode(ns, inputs):
     evaluate = need(ns, "evaluate")
     model = ModeRecorder(inputs)
@@ -365,7 +337,6 @@ def evaluate_eval_mode(ns, inputs):
             "running_stats_changed": not torch.equal(running_mean, model.norm.running_mean)}
 
 
-@tidy
 def evaluate_device(ns, inputs):
     evaluate = need(ns, "evaluate")
     run = DeviceRun(inputs)
@@ -377,7 +348,6 @@ def evaluate_device(ns, inputs):
     return {**run.report(), "cpu": on_cpu_value, "value": None if run.failure else number(value)["value"]}
 
 
-@tidy
 def train_returns(ns, inputs):
     train_classifier = need(ns, "train_classifier")
     loader = mnist_loader(inputs["pixels"], inputs["labels"], inputs["batch_size"], shuffle=True)
@@ -393,7 +363,6 @@ def train_returns(ns, inputs):
     return {"kind": describe_value(model), "output": output, "seconds": seconds, "batch": len(images)}
 
 
-@tidy
 def train_device(ns, inputs):
     train_classifier = need(ns, "train_classifier")
     run = DeviceRun(inputs)

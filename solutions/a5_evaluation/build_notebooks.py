@@ -228,7 +228,8 @@ MOVE_BATCH = "            images, labels = images.to(device), labels.to(device)\
 
 CORRECT_ALT = {
     # Right, written differently: torch.max and a division in accuracy; inference_mode, train(False)
-    # and len() in evaluate; a wider network with dropout, moved after building, SGD with momentum.
+    # and len() in evaluate; a wider network with dropout, moved after building, SGD with momentum,
+    # and the best epoch's weights kept with copy.deepcopy (which must not look like tampering).
     "q1": """def accuracy(logits, labels):
     _, predicted = torch.max(logits, dim=1)
     return float((predicted == labels).sum()) / len(labels)""",
@@ -240,7 +241,10 @@ CORRECT_ALT = {
             logits = model(images.to(device))
             right += int((logits.argmax(1) == labels.to(device)).sum())
     return right / len(loader.dataset)""",
-    "q3": """class Classifier(nn.Module):
+    "q3": """import copy
+
+
+class Classifier(nn.Module):
     def __init__(self, hidden=256):
         super().__init__()
         self.layers = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 10))
@@ -253,8 +257,10 @@ def train_classifier(train_loader, device, epochs=8):
     model = Classifier()
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    best_loss, best_state = float("inf"), None
     for epoch in range(epochs):
         model.train()
+        total = 0.0
         for images, labels in train_loader:
             images = images.to(device)
             labels = labels.to(device)
@@ -262,6 +268,10 @@ def train_classifier(train_loader, device, epochs=8):
             loss = nn.functional.cross_entropy(model(images), labels)
             loss.backward()
             optimizer.step()
+            total += loss.item()
+        if total < best_loss:  # keep the weights of the epoch with the lowest training loss
+            best_loss, best_state = total, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
     return model""",
 }
 

@@ -28,20 +28,6 @@ def _cpu_only():
 
 
 def held_out_predictions(ns, inputs):
-    """Leaves torch's classes as it found them, as the public probes do (see `tidy` there): the
-    simulator's convenience methods and copyreg's `__slotnames__` cache are not the student's doing."""
-    classes = (torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.nn.utils.rnn.PackedSequence)
-    before = {cls: set(vars(cls)) for cls in classes}
-    try:
-        return _held_out_predictions(ns, inputs)
-    finally:
-        for cls in classes:
-            for name in set(vars(cls)) - before[cls]:
-                if name == "__slotnames__" or "gpu" in name:
-                    delattr(cls, name)
-
-
-def _held_out_predictions(ns, inputs):
     train_classifier = need(ns, "train_classifier")
     dataset = torch.utils.data.TensorDataset(_as_images(inputs["train_pixels"]),
                                              torch.tensor(np.asarray(inputs["train_labels"]), dtype=torch.int64))
