@@ -31,7 +31,14 @@ targets = [{str(SOLUTIONS / 'checks.py')!r}, {str(SOLUTIONS / 'secret.yaml')!r},
            '/proc/1/environ', '/proc/1/mem', '/proc/self/../1/root/jobs']
 for t in targets:
     try:
-        data = open(t).read() if not os.path.isdir(t) else os.listdir(t)
+        if os.path.isdir(t):
+            # The checkout's own folder exists inside only as the parent of the package and the
+            # virtualenv bound read-only (visible as such when it lies under /tmp, as in a CI clone).
+            data = sorted(set(os.listdir(t)) - {'autograder', '.venv'})
+            if not data:
+                raise PermissionError('only the bound package and virtualenv')
+        else:
+            data = open(t).read()
         print('LEAKED', t, str(data)[:40])
     except Exception as e:
         print('BLOCKED', t, type(e).__name__)
