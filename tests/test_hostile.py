@@ -1,0 +1,393 @@
+"""The hostile corpus (tests/hostile) graded the way a TA grades a class: batches into a gradebook.
+
+Every submission gets the outcome tests/hostile/expected.yaml gives it, and for all of them: the
+batch completes with one result per student, nothing outside the work folders changes (the
+assignment, the solutions, the other submissions, earlier rows of the gradebook), nothing hidden
+reaches what a student sees (hidden checks' inputs and code, the secret seed, the grader's
+environment), every isolation layer this host has is active, no loopback server is reached, and no
+process of any submission is left.
+
+The assignment runs with short limits (set on the loaded assignment, so its fingerprint and cached
+reference outputs are the usual ones): the mechanism is the same, endless loops just end sooner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import secrets
+import socket
+import sqlite3
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from autograder import batch, isolation
+from autograder.assignment import load_assignment
+from autograder.exports import gradescope_results
+from autograder.gradebook import Gradebook
+from autograder.grading import draw_all_inputs
+from autograder.reports import report_view
+from conftest import ROOT, student_processes
+
+HOSTILE = ROOT / "tests" / "hostile"
+EXPECTED = yaml.safe_load((HOSTILE / "expected.yaml").read_text())
+sys.path.insert(0, str(HOSTILE))
+import build  # noqa: E402  (the corpus builder: generators for the big files)
+
+CANARY = "HOSTILE-CANARY-" + secrets.token_hex(8)
+LOOPBACK_PORT = 47123  # the network notebook knocks here
+ABSTRACT_SOCKET = "\0autograder-hostile-canary"
+JOBS = 2
+
+
+def fast(assignment_id: str):
+    """The assignment with short limits; its files (and so its fingerprint and cache) unchanged."""
+    assignment = load_assignment(ROOT / "assignments" / assignment_id)
+    assignment.cell_timeout = 3
+    assignment.submission_timeout = 150
+    assignment.checks = [dataclasses.replace(check, timeout=min(check.timeout, 12)) for check in assignment.checks]
+    assignment.limits = dataclasses.replace(assignment.limits, memory_mb=4096)
+    return assignment
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root` (links by their target), caches and bytecode left out."""
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if {".cache", "__pycache__", ".ipynb_checkpoints"} & set(relative.parts):
+            continue
+        if path.is_symlink():
+            digests[str(relative)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            digests[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def canvas_name(name: str, number: int) -> str:
+    return f"{name.replace('_', '')}_{1000 + number}_{2000 + number}_a1_backprop.ipynb"
+
+
+class Listener:
+    """A TCP server on the host's loopback and an abstract unix socket: nothing may connect."""
+
+    def __init__(self):
+        self.accepted: list[str] = []
+        self.servers = []
+        for family, address in ((socket.AF_INET, ("127.0.0.1", LOOPBACK_PORT)), (socket.AF_UNIX, ABSTRACT_SOCKET)):
+            server = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                server.bind(address)
+            except OSError:  # the port is taken on this machine: the other attempts still count
+                server.close()
+                continue
+            server.listen(8)
+            server.settimeout(0.5)
+            self.servers.append(server)
+            threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server) -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted.append(repr(connection.recv(100)))
+            connection.close()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Both batches graded once; everything the tests below look at."""
+    started = time.perf_counter()
+    tmp = tmp_path_factory.mktemp("hostile")
+    folder = tmp / "a2_submissions"
+    folder.mkdir()
+    for path in sorted((HOSTILE / "a2_autograd").glob("*.ipynb")):
+        (folder / path.name).write_bytes(path.read_bytes())
+    for name, generate in build.GENERATED.items():
+        generate(folder / f"{name}.ipynb")
+    (folder / "symlink_to_secret.ipynb").symlink_to(ROOT / "solutions" / "a2_autograd" / "secret.yaml")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "canary.txt").write_text(CANARY)  # beside other submissions: must stay unseen
+    downloads = tmp / "lms"
+    downloads.mkdir()
+    a1_names = sorted(EXPECTED["a1_backprop"])
+    lms = downloads / "a1_download.zip"
+    with zipfile.ZipFile(lms, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for number, name in enumerate(a1_names):
+            bundle.write(HOSTILE / "a1_backprop" / f"{name}.ipynb", canvas_name(name, number))
+    archives = {name: make(downloads / f"{name}.zip") for name, make in build.ARCHIVES.items()}
+    gradebook_dir = tmp / "gradebook"
+    gradebook_dir.mkdir()
+    (gradebook_dir / "canary.txt").write_text(CANARY)
+
+    # What a sandbox could reach if a layer failed: the graded assignments (mounted in every sandbox)
+    # and their solutions (never mounted), the other submissions, the downloads. (Only the graded
+    # ones: other assignments may be under edit in a shared checkout while this runs.)
+    watched = {f"{kind}/{assignment}": ROOT / kind / assignment for kind in ("assignments", "solutions")
+               for assignment in ("a1_backprop", "a2_autograd")}
+    watched.update(submissions=folder, downloads=downloads)
+    before = {name: tree_digest(path) for name, path in watched.items()}
+    os.environ["AUTOGRADER_HOSTILE_CANARY"] = CANARY  # the grader's environment: must not reach a sandbox
+    listener = Listener()
+    outcome = {"archives": {}}
+    try:
+        with Gradebook(gradebook_dir / "grades.db") as gradebook:
+            a1 = fast("a1_backprop")
+            with batch.ExtractedArchive(lms) as found:
+                outcome["a1_found"] = found
+                outcome["a1"] = batch.run_batch(a1, found.submissions, batch.LocalExecutor(a1, jobs=JOBS), gradebook)
+            a1_rows = gradings(gradebook_dir / "grades.db", "a1_backprop")
+            a2 = fast("a2_autograd")
+            found = batch.discover_folder(folder)
+            outcome["a2_found"] = found
+            outcome["a2"] = batch.run_batch(a2, found.submissions, batch.LocalExecutor(a2, jobs=JOBS), gradebook)
+            outcome["a1_rows_before"], outcome["a1_rows_after"] = a1_rows, gradings(gradebook_dir / "grades.db",
+                                                                                    "a1_backprop")
+            outcome["a2_rows"] = gradings(gradebook_dir / "grades.db", "a2_autograd")
+        for name, archive in archives.items():
+            archive_started = time.perf_counter()
+            try:
+                with batch.ExtractedArchive(archive):
+                    outcome["archives"][name] = "extracted"
+            except batch.UnsafeArchive as exc:
+                outcome["archives"][name] = str(exc)
+            outcome["archives"][name + ":seconds"] = time.perf_counter() - archive_started
+    finally:
+        os.environ.pop("AUTOGRADER_HOSTILE_CANARY", None)
+        listener.close()
+    outcome["processes_left"] = student_processes()
+    outcome["after"] = {name: tree_digest(path) for name, path in watched.items()}
+    outcome["before"] = before
+    outcome["accepted"] = listener.accepted
+    outcome["assignments"] = {"a1_backprop": a1, "a2_autograd": a2}
+    outcome["seconds"] = time.perf_counter() - started
+    outcome["tmp"] = tmp
+    print(f"\nhostile corpus: {len(outcome['a2'].items)} a2 + {len(outcome['a1'].items)} a1 submissions and "
+          f"{len(archives)} archives in {outcome['seconds']:.1f} s (-j {JOBS})")
+    slowest = sorted(((item.result.timing.get("execution", 0.0), item.submission.student)
+                      for key in ("a1", "a2") for item in outcome[key].items), reverse=True)[:8]
+    print("slowest (s in the sandbox): " + ", ".join(f"{name} {seconds:.1f}" for seconds, name in slowest))
+    return outcome
+
+
+def gradings(database: Path, assignment: str) -> list[tuple]:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT id, student, content_hash, status, score, result_json FROM gradings "
+                          "WHERE assignment = ? ORDER BY id", (assignment,)).fetchall()
+
+
+def results_of(corpus, assignment_id: str) -> dict:
+    """expected.yaml name -> result."""
+    items = {item.submission.student: item.result for item in corpus[assignment_id.split("_")[0]].items}
+    if assignment_id == "a1_backprop":
+        return {name: items.get(name.replace("_", "")) for name in EXPECTED["a1_backprop"]}
+    return {name: items.get(name) for name in EXPECTED["a2_autograd"]}
+
+
+def student_visible(result, assignment) -> str:
+    """Everything a student's report and Gradescope's results.json show of a result."""
+    view = report_view(result, assignment, ta=False, sources={}, plots=False)
+    return json.dumps(view, default=str) + json.dumps(gradescope_results(result))
+
+
+def matches(status: str, allowed) -> bool:
+    return status in (allowed if isinstance(allowed, list) else [allowed])
+
+
+def cell_for(result, name: str, text: str):
+    """The result's cell whose source in the corpus notebook contains `text`."""
+    import nbformat
+
+    notebook = nbformat.read(HOSTILE / "a2_autograd" / f"{name}.ipynb", as_version=4)
+    for cell in result.cells:
+        if text in notebook.cells[cell.index].source:
+            return cell
+    raise AssertionError(f"no cell of {name} contains {text!r}")
+
+
+ENTRIES = [(assignment, name) for assignment in ("a2_autograd", "a1_backprop") for name in EXPECTED[assignment]]
+
+
+@pytest.mark.parametrize("assignment_id, name", ENTRIES, ids=[name for _, name in ENTRIES])
+def test_each_submission_gets_the_outcome_its_code_deserves(corpus, assignment_id, name):
+    expected = EXPECTED[assignment_id][name]
+    result = results_of(corpus, assignment_id)[name]
+    assert result is not None, f"{name} was not graded"
+    checks = {check.id: check for check in result.checks}
+    summary = f"{name}: {result.status} {result.score}/{result.max_score} {result.error or ''}\n" + "\n".join(
+        f"  {c.id}: {c.status} {c.message[:150]!r}" for c in result.checks if c.status != "passed") + "\n" + "\n".join(
+        f"  integrity: {f[:150]}" for f in result.integrity)
+    assert result.status == expected.get("status", "graded"), summary
+    if result.status == "invalid":
+        assert expected["error"] in (result.error or ""), summary
+        assert result.error.startswith(result.submission), "the reason names the file"
+        return
+    if "score" in expected:
+        assert result.score == expected["score"], summary
+    if "max_score" in expected:
+        assert result.score <= expected["max_score"], summary
+    for check_id, allowed in expected.get("checks", {}).items():
+        assert matches(checks[check_id].status, allowed), summary
+    for check_id, text in expected.get("messages", {}).items():
+        assert text in checks[check_id].message, (check_id, checks[check_id].message)
+    findings = "\n".join(result.integrity)
+    for text in expected.get("integrity", []):
+        assert text in findings, f"{text!r} not among the integrity findings:\n{findings}"
+    for check in result.checks:  # the TA always sees a reason
+        assert check.status == "passed" or check.message.strip(), (check.id, check.status)
+    if assignment_id == "a2_autograd" and name not in build.GENERATED:
+        for text, allowed in expected.get("cells", {}).items():
+            cell = cell_for(result, name, text)
+            assert matches(cell.status, allowed), (text, cell.status, cell.error)
+        for text, error in expected.get("cell_errors", {}).items():
+            cell = cell_for(result, name, text)
+            assert error in (cell.error or ""), (text, cell.error)
+    if name == "five_mb_cell":
+        refused = [cell for cell in result.cells if "over the 1 MB limit" in (cell.error or "")]
+        assert len(refused) == 1 and refused[0].status == "error", result.cells
+    output = "\n".join(cell.output + (cell.error or "") for cell in result.cells)
+    for text in expected.get("output_absent", []):
+        assert text not in output, "\n".join(line for line in output.splitlines() if text in line)[:3000]
+    for text in expected.get("output_present", []):
+        assert text in output, output[:3000]
+
+
+def test_the_corpus_covers_every_category_with_forty_submissions_or_more():
+    categories: dict[str, int] = {}
+    for section in EXPECTED.values():
+        for entry in section.values():
+            categories[entry["category"]] = categories.get(entry["category"], 0) + 1
+    assert sum(categories.values()) >= 40
+    assert set(categories) == {"cheat", "hidden", "harm", "input"}
+    assert min(categories.values()) >= 8, categories
+    committed = {p.stem for p in (HOSTILE / "a2_autograd").glob("*.ipynb")}
+    generated = set(build.GENERATED) | {"symlink_to_secret"}
+    assert committed | generated == set(EXPECTED["a2_autograd"])
+    assert {p.stem for p in (HOSTILE / "a1_backprop").glob("*.ipynb")} == set(EXPECTED["a1_backprop"])
+    assert set(build.ARCHIVES) == set(EXPECTED["archives"])
+
+
+def test_the_batches_complete_and_lose_nothing(corpus):
+    for key, assignment_id, rows_key in (("a2", "a2_autograd", "a2_rows"), ("a1", "a1_backprop", "a1_rows_after")):
+        outcome = corpus[key]
+        students = [item.submission.student for item in outcome.items]
+        assert all(item.result is not None for item in outcome.items)
+        assert len(students) == len(set(students)) == len(EXPECTED[assignment_id])
+        rows = corpus[rows_key]
+        assert sorted(row[1] for row in rows) == sorted(students), "one gradebook row per student"
+        assert not [item.submission.student for item in outcome.items if item.result.status == "error"], \
+            "a grader error: the grader itself failed on a hostile submission"
+    assert corpus["a1_rows_after"] == corpus["a1_rows_before"], "grading a2 changed a1's rows in the gradebook"
+
+
+def test_nothing_outside_the_work_folders_changed(corpus):
+    for name in corpus["before"]:
+        before, after = corpus["before"][name], corpus["after"][name]
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        assert not changed, f"{name}: {changed[:10]}"
+
+
+def test_no_process_of_any_submission_remains(corpus):
+    assert corpus["processes_left"] == []
+    assert student_processes() == []
+
+
+def test_no_loopback_server_was_reached(corpus):
+    assert corpus["accepted"] == []
+
+
+def test_every_isolation_layer_this_host_has_was_active(corpus):
+    host = isolation.detect_layers()
+    for key in ("a1", "a2"):
+        for item in corpus[key].items:
+            result = item.result
+            if result.status != "graded":
+                continue
+            off = {name: layer["detail"] for name, layer in result.isolation.items()
+                   if not layer["active"] and host.layers.get(name) and host.layers[name].active}
+            assert not off, (item.submission.student, off)
+
+
+def hidden_values(assignment) -> list[str]:
+    """Texts that only hidden checks know: their probes' function names, their inputs' values (where
+    public inputs do not share them), the secret seed."""
+    inputs = draw_all_inputs(assignment, assignment.secret_seed)
+    public = set()
+    hidden = set()
+    for spec in assignment.checks:
+        for value in _leaves(inputs.get(spec.id)):
+            (public if spec.visibility == "public" else hidden).add(value)
+    texts = sorted(hidden - public)
+    source = (assignment.solutions_dir / "probes.py")
+    if source.exists():
+        texts += re.findall(r"^def ([a-z_]{6,})\(", source.read_text(), re.MULTILINE)
+    texts.append(f"seed: {assignment.secret_seed}")
+    return texts
+
+
+def _leaves(value) -> list[str]:
+    if isinstance(value, dict):
+        return [text for v in value.values() for text in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [text for v in value[:3] for text in _leaves(v)]
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        return [repr(float(v)) for v in value.reshape(-1)[:3] if len(repr(float(v))) > 8]
+    if isinstance(value, float) and len(repr(value)) > 8:
+        return [repr(value)]
+    return []
+
+
+def test_nothing_hidden_reaches_what_a_student_sees(corpus):
+    for key, assignment_id in (("a1", "a1_backprop"), ("a2", "a2_autograd")):
+        assignment = corpus["assignments"][assignment_id]
+        secrets_ = hidden_values(assignment)
+        assert len(secrets_) > 5
+        for item in corpus[key].items:
+            visible = student_visible(item.result, assignment)
+            leaked = [text for text in secrets_ if text in visible]
+            assert not leaked, (item.submission.student, leaked[:5])
+
+
+def test_the_graders_environment_and_files_stay_unseen(corpus):
+    for key in ("a1", "a2"):
+        for item in corpus[key].items:
+            everything = json.dumps(item.result.to_json())
+            assert CANARY not in everything, item.submission.student
+
+
+def test_symlinked_submission_is_never_read(corpus):
+    result = results_of(corpus, "a2_autograd")["symlink_to_secret"]
+    secret = (ROOT / "solutions" / "a2_autograd" / "secret.yaml").read_text()
+    seed = str(yaml.safe_load(secret)["seed"])
+    assert seed not in json.dumps(result.to_json())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["archives"]))
+def test_unsafe_lms_downloads_are_refused_whole(corpus, name):
+    expected = EXPECTED["archives"][name]
+    reason = corpus["archives"][name]
+    assert reason != "extracted"
+    assert re.search(expected["refused"], reason), reason
+    assert "roejim_22222_33333_a2_autograd.ipynb" in reason, "the reason names the member"
+    assert corpus["archives"][name + ":seconds"] < 60
+    leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("autograder-submissions-*")
+                 if any(p.rglob("roejim*"))]
+    assert not leftovers, leftovers
