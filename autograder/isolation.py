@@ -316,17 +316,46 @@ def readable_paths(read_paths: list[str], hidden: list[Path]) -> list[str]:
     return allowed
 
 
+_LANDLOCK_READ_RULES: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+
+
+def landlock_read_rules(read_paths: list[str]) -> tuple[list[str], list[str]]:
+    """(folders, files) a submission may read: `readable_paths` less the hidden files, split by kind.
+
+    Computed once per worker, before it forks any submission (`prepare_landlock`), and inherited:
+    walking the virtualenv around a hidden file and checking every entry costs 20-80 ms, which each
+    submission's process would otherwise pay again."""
+    key = tuple(read_paths)
+    if key not in _LANDLOCK_READ_RULES:
+        readable = readable_paths(read_paths, grader_only_files())
+        folders = [p for p in readable if os.path.isdir(p)]
+        kept = set(folders)
+        files = [p for p in readable if p not in kept]
+        _LANDLOCK_READ_RULES[key] = (folders, files)
+    return _LANDLOCK_READ_RULES[key]
+
+
+def prepare_landlock(read_paths: list[str]) -> None:
+    """In the warm worker, before any fork: what every submission's landlock rules are built from."""
+    try:
+        landlock_read_rules(read_paths)
+    except Exception:  # each submission tries again, and reports landlock as not applied if it fails
+        pass
+
+
 def apply_landlock(read_paths: list[str], write_paths: list[str]) -> None:
     from landlock import FSAccess, Ruleset
 
     ruleset = Ruleset()
     read = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
-    readable = readable_paths(read_paths, grader_only_files())
+    folders, files = landlock_read_rules(read_paths)
     # Directory rights on a file make landlock refuse the whole rule: files get file rights only.
-    ruleset.allow(*[p for p in readable if os.path.isdir(p)], rules=read)
-    files = [p for p in readable if not os.path.isdir(p)]
-    if files:
-        ruleset.allow(*files, rules=FSAccess.READ_FILE | FSAccess.EXECUTE)
+    for paths, rules in ((folders, read), (files, FSAccess.READ_FILE | FSAccess.EXECUTE)):
+        for path in paths:
+            try:
+                ruleset.allow(path, rules=rules)
+            except FileNotFoundError:  # gone since the worker listed it: nothing left to allow
+                pass
     # /dev/null, /dev/urandom etc. are written to by ordinary libraries
     ruleset.allow("/dev", rules=read | FSAccess.WRITE_FILE | FSAccess.IOCTL_DEV)
     ruleset.allow(*write_paths, rules=FSAccess.all())

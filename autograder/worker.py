@@ -663,6 +663,7 @@ def main() -> None:
         protocol.write(json.dumps({"op": "preload_failed", "module": exc.module, "error": exc.error}) + "\n")
         protocol.flush()
         os._exit(1)
+    isolation.prepare_landlock(config.read_paths)
     protocol.write(json.dumps({"op": "ready"}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
