@@ -197,3 +197,47 @@ def test_every_cell_output_lands_in_its_own_cell(a2_grader, tmp_path):
     cells = [f"print('cell {i}')" for i in range(40)]
     result = grade_with(a2_grader, tmp_path, cells)
     assert [cell.output for cell in result.cells[-40:]] == [f"cell {i}\n" for i in range(40)]
+
+
+LEAVE_BEHIND = """
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+made = []
+for name, call in (("shm", lambda: libc.shmget(0x5EC2E7, 4096, 0o1000 | 0o666)),
+                   ("msg", lambda: libc.msgget(0x5EC2E7, 0o1000 | 0o666)),
+                   ("sem", lambda: libc.semget(0x5EC2E7, 1, 0o1000 | 0o666)),
+                   ("mq", lambda: libc.mq_open(b"/left", os.O_CREAT | os.O_RDWR, 0o666, None))):
+    if call() >= 0:
+        made.append(name)
+for path in ("/tmp/left", "/dev/shm/left", "/tmp/work/left"):
+    try:
+        open(path, "w").write("for the next one")
+        made.append(path)
+    except OSError:
+        pass
+subprocess.Popen(["python3", "-c", "import socket, time; s = socket.socket(socket.AF_UNIX); "
+                  "s.bind('\\\\0left-behind'); s.listen(); time.sleep(1000)"], start_new_session=True)
+print("MADE", made)
+"""
+
+FIND_LEFTOVERS = """
+import os, socket
+found = [row for table in ("shm", "msg", "sem") for row in open(f"/proc/sysvipc/{table}").read().splitlines()[1:]]
+found += [path for path in ("/tmp/left", "/dev/shm/left", "/tmp/work/left") if os.path.exists(path)]
+try:
+    socket.socket(socket.AF_UNIX).connect("\\0left-behind")
+    found.append("abstract socket")
+except OSError:
+    pass
+print("FOUND", found)
+"""
+
+
+def test_nothing_one_submission_leaves_reaches_the_next_on_the_same_worker(a2_grader, tmp_path):
+    """IPC objects, files outside the work folder and listening sockets would outlive a submission
+    in the worker's namespaces; the next submission graded by that worker must find none."""
+    first = grade_with(a2_grader, tmp_path, [LEAVE_BEHIND])
+    assert "MADE []" in first.cells[-1].output, first.cells[-1].output
+    second = grade_with(a2_grader, tmp_path, [FIND_LEFTOVERS])
+    assert "FOUND []" in second.cells[-1].output, second.cells[-1].output
+    assert first.score == second.score == 10
