@@ -8,47 +8,7 @@ import numpy as np
 
 from autograder.checks import Check
 from autograder.judging import compare, failed, passed
-
-RTOL, ATOL = 1e-5, 1e-6
-
-
-def shape_text(shape) -> str:
-    return str(tuple(shape)).replace(",)", ")") if shape is not None else "no shape"
-
-
-def kind_text(kind: dict) -> str:
-    """`a tf.Tensor of shape (3, 1) and dtype float32`, `a numpy.float32`, `None`..."""
-    name = kind.get("type", "?")
-    if name == "builtins.NoneType":
-        return "None"
-    if kind.get("variable"):
-        name = "tf.Variable"
-    elif kind.get("tensor"):
-        name = "tf.Tensor"
-    text = f"a {name.removeprefix('builtins.')}"
-    if "shape" in kind:
-        text += f" of shape {shape_text(kind['shape'])}"
-    if "dtype" in kind:
-        text += f" and dtype {kind['dtype']}"
-    return text
-
-
-def same_output(a, b) -> bool:
-    """Two probe outputs are the same behaviour when every value agrees to float32 precision: how a
-    known mistake is recognised on checks whose judge also tests absolute properties."""
-    return compare(a, b, name="output", rtol=1e-4, atol=1e-6) is None
-
-
-def not_a_list(value) -> str:
-    """What a `weights` that is not a list is, with the usual cause when it is a method."""
-    name = value.get("type", "something else") if isinstance(value, dict) else type(value).__name__
-    if name == "builtins.method":
-        return "a method: make `weights` a property (@property above `def weights(self):`)"
-    if name == "builtins.NoneType":
-        return "None"
-    if name.endswith("EagerTensor"):
-        return "a tf.Tensor (not a tf.Variable, which an update can change in place)"
-    return name.removeprefix("builtins.")
+from autograder.tensorflow_checks import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
 
 
 def sizes(rng, low, high, n):
@@ -154,10 +114,10 @@ def judge_dense_weights(weights, input_size: int, output_size: int):
     what = f"NaiveDense(input_size={input_size}, output_size={output_size}, ...).weights"
     if not isinstance(weights, list):
         return failed(f"{what} should be the list [W, b] of the layer's two tf.Variables, but it is "
-                      f"{not_a_list(weights)}")
+                      f"{weights_text(weights)}")
     if len(weights) != 2 or not all(isinstance(w, dict) and "variable" in w for w in weights):
         found = ", ".join("a list" if isinstance(w, list) else
-                          ("a tf.Variable" if "variable" in w else not_a_list(w)) for w in weights)
+                          ("a tf.Variable" if "variable" in w else weights_text(w)) for w in weights)
         return failed(f"{what} should be the list [W, b] of the layer's two tf.Variables, but it holds "
                       f"{len(weights)} item(s): {found or 'nothing'}")
     for name, got, want in zip(("W", "b"), (w["variable"] for w in weights), expected):
@@ -202,7 +162,7 @@ def judge_flat_weights(got, expected_count: int, layers: int):
     names = ", ".join(f"W{i + 1}, b{i + 1}" for i in range(layers))
     want = f"one flat list [{names}] of {expected_count} tf.Variables"
     if not isinstance(got, list):
-        return failed(f"NaiveSequential.weights should be {want}, but it is {not_a_list(got)}")
+        return failed(f"NaiveSequential.weights should be {want}, but it is {weights_text(got)}")
     if any(isinstance(item, list) for item in got):
         return failed(f"NaiveSequential.weights should be {want}, but it is a list of {len(got)} items of which "
                       f"{sum(isinstance(item, list) for item in got)} are lists (one per layer?): add each layer's "

@@ -5,100 +5,11 @@ parameters as float32 `tf.Variable`s.  Every probe turns what came back into Num
 descriptions: the judges outside never see a TensorFlow object.
 """
 
-import functools
-
 import numpy as np
 import tensorflow as tf
 
 from autograder.probing import need
-
-
-def f32(value):
-    return np.asarray(value, dtype=np.float32)
-
-
-def kind(value) -> dict:
-    """What a value is, for messages: type, whether it is a tensor or a variable, shape, dtype."""
-    info = {"type": f"{type(value).__module__}.{type(value).__qualname__}",
-            "tensor": isinstance(value, tf.Tensor), "variable": isinstance(value, tf.Variable)}
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        try:
-            info["shape"] = [None if d is None else int(d) for d in shape]
-        except (TypeError, ValueError):
-            pass
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None:
-        info["dtype"] = getattr(dtype, "name", str(dtype))
-    return info
-
-
-def as_array(value):
-    """A tensor, variable, array or number as a float64 NumPy array; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic, int, float)):
-        try:
-            return np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def structure(value, known: list, depth: int = 0):
-    """A weights list as plain data: each of the `known` variables as its index (by identity), other
-    variables as {"variable": shape}, lists as lists, anything else as {"type": name}."""
-    for index, variable in enumerate(known):
-        if value is variable:
-            return index
-    if isinstance(value, tf.Variable):
-        return {"variable": [int(d) for d in value.shape]}
-    if isinstance(value, (list, tuple)) and depth < 4:
-        return [structure(item, known, depth + 1) for item in value]
-    return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
-
-
-def shapes(value, depth: int = 0):
-    """The shapes in a weights list, nesting kept: [[2, 3], [3]] for [W, b]."""
-    if isinstance(value, tf.Variable):
-        return [int(d) for d in value.shape]
-    if isinstance(value, (list, tuple)) and depth < 4:
-        return [shapes(item, depth + 1) for item in value]
-    return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
-
-
-def assign_if_fits(weights, values) -> bool:
-    """Give the variables in `weights` the grader's values when it is a flat list of variables of
-    the expected shapes (so outputs can be compared exactly); False when it is not."""
-    if not isinstance(weights, (list, tuple)) or len(weights) != len(values):
-        return False
-    if not all(isinstance(w, tf.Variable) and list(w.shape) == list(np.shape(v)) for w, v in zip(weights, values)):
-        return False
-    for variable, value in zip(weights, values):
-        variable.assign(f32(value))
-    return True
-
-
-class TapeRecorder:
-    """Counts calls of tf.GradientTape.gradient while the student's code runs (put back after)."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __enter__(self):
-        self.original = tf.GradientTape.gradient
-        original = self.original
-
-        @functools.wraps(original)
-        def gradient(tape, *args, **kwargs):
-            self.calls += 1
-            return original(tape, *args, **kwargs)
-
-        tf.GradientTape.gradient = gradient
-        return self
-
-    def __exit__(self, *exc):
-        tf.GradientTape.gradient = self.original
+from autograder.tensorflow_checks import TapeRecorder, as_array, assign_if_fits, f32, kind, weights_structure
 
 
 def linear_model(ns, inputs):
@@ -129,7 +40,7 @@ def dense_layer(ns, inputs):
     layer = NaiveDense(input_size=inputs["input_size"], output_size=inputs["output_size"],
                        activation=getattr(tf.nn, inputs["activation"]))
     weights = layer.weights
-    described = structure(weights, [])
+    described = weights_structure(weights)
     out = layer(f32(inputs["x"])) if assign_if_fits(weights, [inputs["W"], inputs["b"]]) else None
     return {"weights": described, "out": as_array(out), "out_kind": kind(out)}
 
@@ -159,4 +70,4 @@ def sequential(ns, inputs):
     calls = [layer.calls for layer in layers]
     weights = net.weights
     return {"out": as_array(out), "out_kind": kind(out), "calls": calls,
-            "weights": structure(weights, [v for layer in layers for v in layer.weights])}
+            "weights": weights_structure(weights, [v for layer in layers for v in layer.weights])}

@@ -7,9 +7,9 @@ import numpy as np
 
 from autograder.checks import Check
 from autograder.judging import compare, failed, passed
+from autograder.tensorflow_checks import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
 
 HERE = Path(__file__).parent
-RTOL, ATOL = 1e-5, 1e-6
 STEPS, LEARNING_RATE = 40, 0.1
 
 
@@ -17,36 +17,16 @@ def min_accuracy() -> float:
     return json.loads((HERE / "thresholds.json").read_text())["accuracy_min"]
 
 
-def shape_text(shape) -> str:
-    return str(tuple(shape)).replace(",)", ")") if shape is not None else "no shape"
-
-
-def kind_text(kind: dict) -> str:
-    name = kind.get("type", "?")
-    if name == "builtins.NoneType":
-        return "None"
-    name = "tf.Variable" if kind.get("variable") else ("tf.Tensor" if kind.get("tensor") else name)
-    text = f"a {name.removeprefix('builtins.')}"
-    if "shape" in kind:
-        text += f" of shape {shape_text(kind['shape'])}"
-    return text + (f" and dtype {kind['dtype']}" if "dtype" in kind else "")
-
-
-def same_output(a, b) -> bool:
-    """Two probe outputs are the same behaviour when every value agrees to float32 precision: how a
-    known mistake is recognised on checks whose judge also tests absolute properties."""
-    return compare(a, b, name="output", rtol=1e-4, atol=1e-6) is None
-
-
-def sizes(rng, low, high, n):
-    return [int(v) for v in rng.integers(low, high + 1, size=n)]
+def draw_sizes(rng, low: int, high: int, count: int) -> list[int]:
+    """`count` integers from low to high, both included."""
+    return rng.integers(low, high + 1, size=count).tolist()
 
 
 # -- q1: several outputs, a single row ---------------------------------------------------------
 
 def hidden_shapes_inputs(rng):
-    d, k = sizes(rng, 2, 5, 1)[0], sizes(rng, 2, 4, 1)[0]
-    n = sizes(rng, 6, 15, 1)[0]
+    d, k = draw_sizes(rng, 2, 5, 1)[0], draw_sizes(rng, 2, 4, 1)[0]
+    n = draw_sizes(rng, 6, 15, 1)[0]
     return {"single_row": {"x": rng.standard_normal((1, d)), "W": rng.standard_normal((d, k)),
                            "b": rng.standard_normal(k)},
             "targets": rng.integers(0, 2, size=(n, k)).astype(np.float64), "predictions": rng.standard_normal((n, k))}
@@ -125,8 +105,8 @@ def same_training_run(a, b) -> bool:
 # -- q3: the activation -------------------------------------------------------------------------
 
 def activation_inputs(rng):
-    i, o = sizes(rng, 3, 7, 2)
-    n = sizes(rng, 1, 5, 1)[0]
+    i, o = draw_sizes(rng, 3, 7, 2)
+    n = draw_sizes(rng, 1, 5, 1)[0]
     return {"input_size": i, "output_size": o, "x": rng.standard_normal((n, i)),
             "W": rng.standard_normal((i, o)), "b": rng.standard_normal(o)}
 
@@ -137,10 +117,9 @@ def judge_activation(case):
     weights = s["weights"]
     if not (isinstance(weights, list) and len(weights) == 2 and all(isinstance(w, dict) for w in weights)
             and [w.get("variable") for w in weights] == [[i, o], [o]]):
-        method = isinstance(weights, dict) and weights.get("type") == "builtins.method"
         return failed(f"NaiveDense(input_size={i}, output_size={o}, ...).weights should be [W, b], tf.Variables "
                       f"of shapes ({i}, {o}) and ({o},)"
-                      + (", but it is a method: make it a property (@property)" if method else ""))
+                      + ("" if isinstance(weights, list) else f", but it is {weights_text(weights)}"))
     calls = s["activation_calls"]
     if not calls:
         return failed("the activation given to NaiveDense was never called: __call__ should return "
@@ -161,8 +140,8 @@ def judge_activation(case):
 # -- q4: a stack of NaiveDense layers -----------------------------------------------------------
 
 def stack_inputs(rng):
-    d0, d1, d2 = sizes(rng, 3, 6, 1) + sizes(rng, 4, 8, 1) + sizes(rng, 2, 4, 1)
-    n = sizes(rng, 4, 8, 1)[0]
+    d0, d1, d2 = draw_sizes(rng, 3, 6, 1) + draw_sizes(rng, 4, 8, 1) + draw_sizes(rng, 2, 4, 1)
+    n = draw_sizes(rng, 4, 8, 1)[0]
     return {"sizes": [d0, d1, d2], "x": rng.standard_normal((n, d0)),
             "weights": [rng.standard_normal((d0, d1)), rng.standard_normal(d1),
                         rng.standard_normal((d1, d2)), rng.standard_normal(d2)]}

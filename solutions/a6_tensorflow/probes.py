@@ -4,55 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from autograder.probing import need
-
-
-def f32(value):
-    return np.asarray(value, dtype=np.float32)
-
-
-def kind(value) -> dict:
-    info = {"type": f"{type(value).__module__}.{type(value).__qualname__}",
-            "tensor": isinstance(value, tf.Tensor), "variable": isinstance(value, tf.Variable)}
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        try:
-            info["shape"] = [None if d is None else int(d) for d in shape]
-        except (TypeError, ValueError):
-            pass
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None:
-        info["dtype"] = getattr(dtype, "name", str(dtype))
-    return info
-
-
-def as_array(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic, int, float)):
-        try:
-            return np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def structure(value, depth: int = 0):
-    """A weights list as plain data: variables as {"variable": shape}, lists as lists."""
-    if isinstance(value, tf.Variable):
-        return {"variable": [int(d) for d in value.shape]}
-    if isinstance(value, (list, tuple)) and depth < 4:
-        return [structure(item, depth + 1) for item in value]
-    return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
-
-
-def assign_if_fits(weights, values) -> bool:
-    if not isinstance(weights, (list, tuple)) or len(weights) != len(values):
-        return False
-    if not all(isinstance(w, tf.Variable) and list(w.shape) == list(np.shape(v)) for w, v in zip(weights, values)):
-        return False
-    for variable, value in zip(weights, values):
-        variable.assign(f32(value))
-    return True
+from autograder.tensorflow_checks import as_array, assign_if_fits, f32, kind, weights_structure
 
 
 def model_and_loss(ns, inputs):
@@ -87,7 +39,7 @@ def dense_activation(ns, inputs):
 
     layer = NaiveDense(input_size=inputs["input_size"], output_size=inputs["output_size"], activation=activation)
     weights = layer.weights
-    described = structure(weights)
+    described = weights_structure(weights)
     out = None
     if assign_if_fits(weights, [inputs["W"], inputs["b"]]):
         seen.clear()  # only calls made by __call__ count
@@ -102,7 +54,7 @@ def dense_stack(ns, inputs):
     net = NaiveSequential([NaiveDense(input_size=d0, output_size=d1, activation=tf.nn.relu),
                            NaiveDense(input_size=d1, output_size=d2, activation=tf.nn.softmax)])
     weights = net.weights
-    described = structure(weights)
+    described = weights_structure(weights)
     assigned = assign_if_fits(weights, inputs["weights"])
     out = net(f32(inputs["x"]))
     return {"weights": described, "out_kind": kind(out), "out": as_array(out) if assigned else None,
