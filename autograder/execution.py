@@ -39,23 +39,31 @@ class GraderEnvironmentError(ExecutionError):
     grader's installation is to fix, and every submission of the assignment waits for it."""
 
 
-def install_hint(module: str) -> str:
-    """How to install `module` for the grader: the autograder's extra of that name when it has one
-    (`pip install '.[tensorflow]'`, with the pinned requirement), otherwise the module itself."""
+def package_extra(module: str) -> tuple[str, list[str]] | None:
+    """The autograder's optional extra named after `module`'s top-level package (`tensorflow` for
+    `tensorflow`, `dask` for `dask.distributed`) with its pinned requirements, or None."""
     from importlib import metadata
 
     top = module.split(".")[0]
     try:
         dist = metadata.distribution("autograder")
-        extras = dist.metadata.get_all("Provides-Extra") or []
-        requirements = dist.requires or []
     except metadata.PackageNotFoundError:
-        extras, requirements = [], []
-    if top in extras:
-        pinned = [r.split(";")[0].strip() for r in requirements
-                  if r.replace(" ", "").replace("'", '"').endswith(f'extra=="{top}"')]
-        return (f"pip install '.[{top}]'" + (f" ({', '.join(pinned)})" if pinned else "")
+        return None
+    if top not in (dist.metadata.get_all("Provides-Extra") or []):
+        return None
+    return top, [r.split(";")[0].strip() for r in dist.requires or []
+                 if r.replace(" ", "").replace("'", '"').endswith(f'extra=="{top}"')]
+
+
+def install_hint(module: str) -> str:
+    """How to install `module` for the grader: the autograder's extra of that name when it has one
+    (`pip install '.[tensorflow]'`, with the pinned requirement), otherwise the module itself."""
+    extra = package_extra(module)
+    if extra is not None:
+        name, pinned = extra
+        return (f"pip install '.[{name}]'" + (f" ({', '.join(pinned)})" if pinned else "")
                 + f" from the autograder's source folder, into the grader's Python ({sys.executable})")
+    top = module.split(".")[0]
     return f"pip install {top} (or the package that provides the module `{top}`) into the grader's Python ({sys.executable})"
 
 

@@ -232,7 +232,8 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" install --upgrade pip
 # The CPU build of torch first, from PyTorch's CPU index: the default torch wheel pulls gigabytes of CUDA.
 "$VENV/bin/pip" install torch=={torch_version} --index-url https://download.pytorch.org/whl/cpu
-"$VENV/bin/pip" install "$SOURCE/package"
+# With the extras the assignment's preloads need (tensorflow for a6_tensorflow).
+"$VENV/bin/pip" install "$SOURCE/package{extras}"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -268,6 +269,15 @@ def _add(bundle: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fal
     bundle.writestr(info, data)
 
 
+def preload_extras(preload: list[str]) -> str:
+    """`[tensorflow]` when an assignment preloads modules that an optional extra of this package
+    provides, so that the Gradescope image can import them; "" when none do."""
+    from autograder.execution import package_extra
+
+    extras = sorted({extra[0] for extra in map(package_extra, preload) if extra is not None})
+    return f"[{','.join(extras)}]" if extras else ""
+
+
 def build_gradescope_zip(assignment, out: Path) -> list[str]:
     """Write the autograder zip for `assignment` (loaded with its solutions); returns its member names."""
     import torch
@@ -287,7 +297,8 @@ def build_gradescope_zip(assignment, out: Path) -> list[str]:
             _add(bundle, name, data, executable)
             names.append(name)
 
-        add("setup.sh", SETUP_SH.format(torch_version=torch.__version__.split("+")[0]).encode(), executable=True)
+        add("setup.sh", SETUP_SH.format(torch_version=torch.__version__.split("+")[0],
+                                        extras=preload_extras(assignment.preload)).encode(), executable=True)
         add("run_autograder", RUN_AUTOGRADER.format(assignment_id=shlex.quote(assignment.id)).encode(),
             executable=True)
         for name in ("pyproject.toml", "README.md"):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from autograder.assignment import load_assignment
 from autograder.execution import install_hint
 from autograder.grading import Grader
-from conftest import student_processes, write_notebook
+from conftest import ROOT, student_processes, write_notebook
 
 MISSING = "autograder_test_module_that_is_not_installed"
 
@@ -86,3 +87,14 @@ def test_install_hint_names_the_autograder_extra_of_that_name():
     hint = install_hint("tensorflow")
     assert hint.startswith("pip install '.[tensorflow]' (tensorflow-cpu==")
     assert install_hint("dask.distributed").startswith("pip install '.[dask]' (dask==")
+
+
+def test_gradescope_setup_installs_the_extras_an_assignment_preloads(tmp_path):
+    from autograder.exports import build_gradescope_zip
+
+    for assignment_id, line in (("a6_tensorflow", '"$VENV/bin/pip" install "$SOURCE/package[tensorflow]"'),
+                                ("a2_autograd", '"$VENV/bin/pip" install "$SOURCE/package"\n')):
+        archive = tmp_path / f"{assignment_id}.zip"
+        build_gradescope_zip(load_assignment(ROOT / "assignments" / assignment_id), archive)
+        with zipfile.ZipFile(archive) as bundle:
+            assert line in bundle.read("setup.sh").decode()
