@@ -201,6 +201,32 @@ KNOWN_DIAGNOSES: dict[str, Diagnosis] = {
         "Pass `shuffle=shuffle` on to `DataLoader`: a new random order every epoch for training, the "
         "dataset's order for evaluation.",
         "Dataset and DataLoader: shuffling"),
+    # a6_tensorflow
+    "missing-bias": Diagnosis(
+        "The bias is left out",
+        "An affine model is `inputs @ W + b`; without `+ b` every prediction line passes through the "
+        "origin, and `tape.gradient` returns None for the unused `b`.",
+        "TensorFlow: a linear classifier, prediction = inputs @ W + b"),
+    "square-loss-not-mean": Diagnosis(
+        "The loss is summed, not averaged",
+        "`tf.reduce_sum` makes the loss and its gradients N times larger than the mean squared error, "
+        "so a learning rate that suits the mean makes training diverge; use `tf.reduce_mean`.",
+        "TensorFlow: the mean squared error with tf.square and tf.reduce_mean"),
+    "no-in-place-update": Diagnosis(
+        "The variables are never updated",
+        "`W = W - learning_rate * grad` only gives the function's local name a new tensor; the caller's "
+        "`tf.Variable` changes only through `W.assign_sub(learning_rate * grad)` (or `assign`).",
+        "TensorFlow: tf.Variable and assign_sub"),
+    "activation-not-applied": Diagnosis(
+        "The activation is not applied",
+        "A dense layer computes `activation(inputs @ W + b)`; without the activation every layer is "
+        "linear, and a stack of linear layers is one linear map.",
+        "TensorFlow: NaiveDense, a dense layer from scratch"),
+    "sequential-weights-nested": Diagnosis(
+        "The weights are a list of lists",
+        "`weights` is one flat list `[W1, b1, W2, b2, ...]`, as `tape.gradient` and an optimizer expect; "
+        "extend the list with each layer's weights instead of appending the layer's list.",
+        "TensorFlow: NaiveSequential and its weights"),
 }
 
 

@@ -339,7 +339,7 @@ SAMPLES = {
     "correct_alt": CORRECT_ALT,
     # One sample per known mistake (solutions/a6_tensorflow/mistakes/<name>.py explains each), made
     # exactly as the mistake file makes it ...
-    "wrong_gradient_sign": solution(q2=edit(edit(Q2_SOLUTION, "W.assign_sub(", "W.assign_add("),
+    "wrong_update_sign": solution(q2=edit(edit(Q2_SOLUTION, "W.assign_sub(", "W.assign_add("),
                                             "b.assign_sub(", "b.assign_add(")),
     "no_in_place_update": solution(q2=edit(edit(Q2_SOLUTION, "    W.assign_sub(grad_loss_wrt_W * learning_rate)",
                                                 "    W = W - grad_loss_wrt_W * learning_rate"),

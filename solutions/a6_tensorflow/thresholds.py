@@ -6,7 +6,7 @@ The check draws two fresh point clouds (the lecture's means and covariance, eith
 1) and a uniform starting W, runs 40 calls of the submission's training_step with
 learning_rate=0.1 through the very probe the grader uses (solutions/a6_tensorflow/probes.py), and
 judges the accuracy of the final W, b outside.  The threshold is the worst reference accuracy over
-SEEDS draws minus MARGIN.  The known mistakes that change training (wrong-gradient-sign,
+SEEDS draws minus MARGIN.  The known mistakes that change training (wrong-update-sign,
 no-in-place-update, square-loss-not-mean) are run on the same draws to show how far below the
 threshold they stay.
 """
@@ -23,7 +23,7 @@ from autograder.checks import check_rng
 HERE = Path(__file__).resolve().parent
 SEEDS = 100
 MARGIN = 0.02
-MISTAKES = ("wrong-gradient-sign", "no-in-place-update", "square-loss-not-mean")
+MISTAKES = ("wrong-update-sign", "no-in-place-update", "square-loss-not-mean")
 
 
 def load(path: Path, name: str):
