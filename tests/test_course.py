@@ -28,7 +28,8 @@ def graders():
 
 
 def test_the_course_has_its_graded_assignments():
-    assert {"a1_backprop", "a2_autograd", "a3_dataset", "a4_training", "a5_evaluation"} <= set(ASSIGNMENTS)
+    assert {"a1_backprop", "a2_autograd", "a3_dataset", "a4_training", "a5_evaluation",
+            "a6_tensorflow"} <= set(ASSIGNMENTS)
 
 
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
