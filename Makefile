@@ -60,19 +60,22 @@ test: install
 
 # `make bench` (not part of `make test`): nbgrader 0.9.6 (batch autograde), otter-grader 7.0.0
 # (`otter run` per submission), ours and the warm-process floor on the peers' 20-submission PyTorch
-# course; prints the table and writes bench/out/RESULTS.md. About 12 minutes on 2 cores; run it on
-# a quiet machine (BENCH_FLAGS="--wait-quiet 600" waits for a 1-minute load below 0.5).
+# course (and ours and the floor on 100); prints the table, writes it to bench/RESULTS.md (committed:
+# the latest measurement) and the raw data to bench/out/. About 12 minutes on a quiet 2-core machine,
+# much longer on a loaded one; BENCH_FLAGS="--wait-quiet 600 --retries 2" waits for quiet moments.
+# The bench venv also pins the profilers used to find where our time goes (bench/profile_ours.py):
+#   .bench-venv/bin/py-spy record --subprocesses -f raw -o prof.txt -- .venv/bin/autograder grade ...
 PEERS_DIR   ?= ../shared/peers
 BENCH_VENV  := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_FLAGS ?=
 
-$(BENCH_STAMP):
+$(BENCH_STAMP): Makefile
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q --upgrade pip
 	# The local CPU wheel first, so neither peer can pull a CUDA build of torch.
 	$(BENCH_VENV)/bin/pip install -q torch==2.13.0
-	$(BENCH_VENV)/bin/pip install -q nbgrader==0.9.6 otter-grader==7.0.0 psutil
+	$(BENCH_VENV)/bin/pip install -q nbgrader==0.9.6 otter-grader==7.0.0 psutil==7.2.2 py-spy==0.4.3 pyinstrument==5.1.3
 	touch $@
 
 bench-peers:
