@@ -64,6 +64,15 @@ def is_thread_note(finding: str) -> bool:
     return THREAD_NOTE in finding
 
 
+def shapes_observations(finding: str) -> bool:
+    """Whether a change made while a probe ran can have shaped what it observed (replaced functions,
+    classes, transformers, trace functions, modules, torch modes), as opposed to state left behind
+    that the next probe's reset undoes (threads, signal handlers and masks, timers, grad mode, dtype)."""
+    if is_thread_note(finding) or "signal" in finding or "SIG" in finding:
+        return False
+    return not finding.startswith("torch's ") or "modes" in finding
+
+
 def _handler(value: Any) -> str:
     return value.name if isinstance(value, signal.Handlers) else _describe(value)
 
@@ -87,8 +96,9 @@ def _functions(namespace: dict, prefix: str) -> dict[str, types.FunctionType]:
 
 def _signal_state() -> tuple[dict[int, Any], set[int]]:
     handlers = {}
+    # Not SIGCHLD: DataLoader workers install their own handler, which shapes no observation.
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF,
-                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU, signal.SIGCHLD):
+                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU):
         handlers[int(number)] = signal.getsignal(number)
     return handlers, {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
 

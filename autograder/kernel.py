@@ -343,7 +343,7 @@ class StudentSession:
             reply["seconds"] = time.perf_counter() - started
             # What the student's code changed while the probe ran is undone before the result is
             # encoded, and makes the observation untrustworthy (it may have shaped it).
-            changed = [f for f in self._reset(True) if not integrity.is_thread_note(f)]
+            changed = [f for f in self._reset(True) if integrity.shapes_observations(f)]
             if changed:
                 reply = {"op": "probe_end", "check": call.check, "status": "untrusted", "seconds": reply["seconds"],
                          "error": "while this check ran, your code changed the grader's environment, so its "
