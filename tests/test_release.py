@@ -411,3 +411,26 @@ def test_split_reads_bare_markers_without_nbgrader_metadata(tmp_path):
     assert assignment.max_score == 2 and not (outcome.assignment_dir / "checks.py").exists()
     template = (outcome.assignment_dir / "a9_bare.ipynb").read_text()
     assert "return 2 * x" not in template and "double(21)" not in template
+
+
+COURSE = sorted(p.name for p in (ROOT / "assignments").iterdir() if (p / "assignment.yaml").is_file())
+
+
+@pytest.mark.parametrize("assignment_id", COURSE)
+def test_every_assignment_of_the_course_builds_a_release_without_a_leak(assignment_id, tmp_path):
+    """The gate's first stage for all six (the sandbox stages grade what tests/test_course.py grades;
+    `make release` runs the whole gate on every assignment)."""
+    from autograder.release import ReleaseReport, _spec_stage
+
+    assignment = load_assignment(ROOT / "assignments" / assignment_id)
+    staging = tmp_path / "release" / assignment_id
+    problems, secrets = _spec_stage(assignment, public_seed_of(assignment), staging, ROOT,
+                                    ReleaseReport(assignment=assignment_id))
+    assert problems == [] and secrets is not None
+    released = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()}
+    assert f"{assignment_id}.ipynb" in released and "assignment.yaml" in released
+    assert not any(part in name for name in released for part in ("solution", "mistakes", "secret", ".cache"))
+
+
+def test_the_course_has_six_assignments():
+    assert COURSE == ["a1_backprop", "a2_autograd", "a3_dataset", "a4_training", "a5_evaluation", "a6_tensorflow"]
