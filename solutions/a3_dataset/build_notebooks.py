@@ -9,11 +9,9 @@ must carry (tests/test_course.py checks both).
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from autograder.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
-ASSIGNMENT = HERE.parent.parent / "assignments" / "a3_dataset"
 VERSION = "1.0"
 
 INTRO = """# Assignment 3: Dataset and DataLoader (MNIST from a CSV file)
@@ -170,29 +168,6 @@ CELLS = [
 ]
 
 
-def notebook(answers: dict[str, str]) -> nbformat.NotebookNode:
-    cells = []
-    for cell_id, kind, source, question in CELLS:
-        if kind == "markdown":
-            cell = new_markdown_cell(source)
-        elif kind == "given":
-            cell = new_code_cell(source, metadata={"autograder": {"given": True}})
-        elif kind == "answer":
-            cell = new_code_cell(answers[question], metadata={"autograder": {"answer": True, "question": question}})
-        else:
-            cell = new_code_cell(source)
-        cell["id"] = cell_id
-        cells.append(cell)
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "autograder": {"assignment": "a3_dataset", "version": VERSION},
-    })
-    nb.nbformat, nb.nbformat_minor = 4, 5
-    nbformat.validate(nb)
-    return nb
-
-
 STUBS = {"q1": Q1_STUB, "q2": Q2_STUB}
 SOLUTION = {"q1": Q1_SOLUTION, "q2": Q2_SOLUTION}
 
@@ -200,13 +175,6 @@ SOLUTION = {"q1": Q1_SOLUTION, "q2": Q2_SOLUTION}
 def solution(**changes: str) -> dict[str, str]:
     """The reference answers with some replaced."""
     return {**SOLUTION, **changes}
-
-
-def edit(text: str, old: str, new: str) -> str:
-    """`text` with `old` replaced by `new`; fails loudly if `old` is not there (a sample must differ)."""
-    if old not in text:
-        raise ValueError(f"sample edit: {old!r} not found")
-    return text.replace(old, new)
 
 
 # Right, written differently: the csv module, one (label, image, target) tuple per line built in
@@ -347,11 +315,7 @@ SAMPLES = {
 
 
 def main() -> None:
-    nbformat.write(notebook(STUBS), ASSIGNMENT / "a3_dataset.ipynb")
-    nbformat.write(notebook(SOLUTION), HERE / "solution.ipynb")
-    (HERE / "samples").mkdir(exist_ok=True)
-    for name, answers in SAMPLES.items():
-        nbformat.write(notebook(answers), HERE / "samples" / f"{name}.ipynb")
+    write_course_notebooks(HERE.parent.parent, "a3_dataset", VERSION, CELLS, STUBS, SOLUTION, SAMPLES)
 
 
 if __name__ == "__main__":

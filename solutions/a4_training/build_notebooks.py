@@ -10,11 +10,9 @@ checks' points; the others make one training mistake and keep the device checks'
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from autograder.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
-ASSIGNMENT = HERE.parent.parent / "assignments" / "a4_training"
 VERSION = "1.0"
 
 INTRO = """# Assignment 4: a training loop that works on any device
@@ -173,51 +171,31 @@ TRY_CODE = """# device = get_device()
 # plt.xlabel("epoch"); plt.ylabel("mean training loss"); plt.show()"""
 
 
-def notebook(q1: str, q2: str, q3: str, q4: str) -> nbformat.NotebookNode:
-    given = {"autograder": {"given": True}}
-
-    def answer(question: str) -> dict:
-        return {"autograder": {"answer": True, "question": question}}
-
-    cells = [
-        new_markdown_cell(INTRO),
-        new_code_cell(IMPORTS, metadata=given),
-        new_markdown_cell(DATA_TEXT),
-        new_code_cell(DATA, metadata=given),
-        new_markdown_cell(Q1_TEXT),
-        new_code_cell(q1, metadata=answer("q1")),
-        new_markdown_cell(Q2_TEXT),
-        new_code_cell(q2, metadata=answer("q2")),
-        new_markdown_cell(Q3_TEXT),
-        new_code_cell(q3, metadata=answer("q3")),
-        new_markdown_cell(Q4_TEXT),
-        new_code_cell(q4, metadata=answer("q4")),
-        new_markdown_cell(TRY_TEXT),
-        new_code_cell(TRY_CODE),
-    ]
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "autograder": {"assignment": "a4_training", "version": VERSION},
-    })
-    nbformat.validate(nb)
-    return nb
-
-
-def changed(source: str, old: str, new: str) -> str:
-    """`source` with `old` replaced; fails loudly if `old` is not there (a sample that silently
-    equals the reference would test nothing)."""
-    if old not in source:
-        raise ValueError(f"not found in the reference: {old!r}")
-    return source.replace(old, new)
+# Cell ids are fixed (nbformat 4.5) and shared by the template, the reference and every sample.
+CELLS = [
+    ("intro", "markdown", INTRO, None),
+    ("imports", "given", IMPORTS, None),
+    ("data-text", "markdown", DATA_TEXT, None),
+    ("data", "given", DATA, None),
+    ("q1-text", "markdown", Q1_TEXT, None),
+    ("q1-answer", "answer", "q1", "q1"),
+    ("q2-text", "markdown", Q2_TEXT, None),
+    ("q2-answer", "answer", "q2", "q2"),
+    ("q3-text", "markdown", Q3_TEXT, None),
+    ("q3-answer", "answer", "q3", "q3"),
+    ("q4-text", "markdown", Q4_TEXT, None),
+    ("q4-answer", "answer", "q4", "q4"),
+    ("try-text", "markdown", TRY_TEXT, None),
+    ("try", "code", TRY_CODE, None),
+]
 
 
 def q3(old: str, new: str) -> str:
-    return changed(Q3_SOLUTION, old, new)
+    return edit(Q3_SOLUTION, old, new)
 
 
 def q4(old: str, new: str) -> str:
-    return changed(Q4_SOLUTION, old, new)
+    return edit(Q4_SOLUTION, old, new)
 
 
 REFERENCE = {"q1": Q1_SOLUTION, "q2": Q2_SOLUTION, "q3": Q3_SOLUTION, "q4": Q4_SOLUTION}
@@ -274,7 +252,7 @@ SAMPLES = {
     "missing_train_mode": {"q3": q3("    model.train()\n", "")},
     "sum_not_mean": {"q3": q3("    return total / len(loader)", "    return total")},
     "returns_tensor": {"q3": q3("        total += loss.item()", "        total = total + loss")},
-    "softmax_output": {"q2": changed(Q2_SOLUTION, "        nn.Linear(128, 10),\n",
+    "softmax_output": {"q2": edit(Q2_SOLUTION, "        nn.Linear(128, 10),\n",
                                      "        nn.Linear(128, 10),\n        nn.Softmax(dim=1),\n")},
     "crashing": {"q3": q3("        logits = model(images)", "        logits = model(image)")},
     "stub_left": {"q4": Q4_STUB},
@@ -303,11 +281,7 @@ SAMPLES = {
 
 def main() -> None:
     stubs = {"q1": Q1_STUB, "q2": Q2_STUB, "q3": Q3_STUB, "q4": Q4_STUB}
-    nbformat.write(notebook(**stubs), ASSIGNMENT / "a4_training.ipynb")
-    nbformat.write(notebook(**REFERENCE), HERE / "solution.ipynb")
-    (HERE / "samples").mkdir(exist_ok=True)
-    for name, answers in SAMPLES.items():
-        nbformat.write(notebook(**{**REFERENCE, **answers}), HERE / "samples" / f"{name}.ipynb")
+    write_course_notebooks(HERE.parent.parent, "a4_training", VERSION, CELLS, stubs, REFERENCE, SAMPLES)
 
 
 if __name__ == "__main__":
