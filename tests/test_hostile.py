@@ -7,8 +7,10 @@ reaches what a student sees (hidden checks' inputs and code, the secret seed, th
 environment), every isolation layer this host has is active, no loopback server is reached, and no
 process of any submission is left.
 
-The assignment runs with short limits (set on the loaded assignment, so its fingerprint and cached
-reference outputs are the usual ones): the mechanism is the same, endless loops just end sooner.
+The graders use copies of the two assignments and their solutions in tmp_path (so what is checked
+for changes is exactly what they used, whatever else happens in the checkout meanwhile), with short
+limits set on the loaded assignment: its files, fingerprint and cached reference outputs are the
+usual ones; the mechanism is the same, endless loops just end sooner.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import sys
@@ -50,9 +53,11 @@ ABSTRACT_SOCKET = "\0autograder-hostile-canary"
 JOBS = 2
 
 
-def fast(assignment_id: str):
-    """The assignment with short limits; its files (and so its fingerprint and cache) unchanged."""
-    assignment = load_assignment(ROOT / "assignments" / assignment_id)
+def fast(course: Path, assignment_id: str):
+    """The assignment copied under `course`, with short limits; its files (and so its fingerprint and
+    its cached reference outputs) unchanged."""
+    assignment = load_assignment(course / "assignments" / assignment_id,
+                                 solutions_dir=course / "solutions" / assignment_id)
     assignment.cell_timeout = 3
     assignment.submission_timeout = 150
     assignment.checks = [dataclasses.replace(check, timeout=min(check.timeout, 12)) for check in assignment.checks]
@@ -138,10 +143,14 @@ def corpus(tmp_path_factory):
     gradebook_dir.mkdir()
     (gradebook_dir / "canary.txt").write_text(CANARY)
 
+    course = tmp / "course"
+    for kind in ("assignments", "solutions"):
+        for assignment_id in ("a1_backprop", "a2_autograd"):
+            shutil.copytree(ROOT / kind / assignment_id, course / kind / assignment_id,
+                            ignore=shutil.ignore_patterns("__pycache__"))
     # What a sandbox could reach if a layer failed: the graded assignments (mounted in every sandbox)
-    # and their solutions (never mounted), the other submissions, the downloads. (Only the graded
-    # ones: other assignments may be under edit in a shared checkout while this runs.)
-    watched = {f"{kind}/{assignment}": ROOT / kind / assignment for kind in ("assignments", "solutions")
+    # and their solutions (never mounted), the other submissions, the downloads.
+    watched = {f"{kind}/{assignment}": course / kind / assignment for kind in ("assignments", "solutions")
                for assignment in ("a1_backprop", "a2_autograd")}
     watched.update(submissions=folder, downloads=downloads)
     before = {name: tree_digest(path) for name, path in watched.items()}
@@ -150,12 +159,12 @@ def corpus(tmp_path_factory):
     outcome = {"archives": {}}
     try:
         with Gradebook(gradebook_dir / "grades.db") as gradebook:
-            a1 = fast("a1_backprop")
+            a1 = fast(course, "a1_backprop")
             with batch.ExtractedArchive(lms) as found:
                 outcome["a1_found"] = found
                 outcome["a1"] = batch.run_batch(a1, found.submissions, batch.LocalExecutor(a1, jobs=JOBS), gradebook)
             a1_rows = gradings(gradebook_dir / "grades.db", "a1_backprop")
-            a2 = fast("a2_autograd")
+            a2 = fast(course, "a2_autograd")
             found = batch.discover_folder(folder)
             outcome["a2_found"] = found
             outcome["a2"] = batch.run_batch(a2, found.submissions, batch.LocalExecutor(a2, jobs=JOBS), gradebook)
@@ -375,7 +384,7 @@ def test_the_graders_environment_and_files_stay_unseen(corpus):
 
 def test_symlinked_submission_is_never_read(corpus):
     result = results_of(corpus, "a2_autograd")["symlink_to_secret"]
-    secret = (ROOT / "solutions" / "a2_autograd" / "secret.yaml").read_text()
+    secret = (corpus["assignments"]["a2_autograd"].solutions_dir / "secret.yaml").read_text()
     seed = str(yaml.safe_load(secret)["seed"])
     assert seed not in json.dumps(result.to_json())
 
