@@ -500,6 +500,7 @@ def report(out: Path, n: int, n_large: int, results: Path | None = None) -> str:
             return []
         return [a[key] / b[key] for a, b in zip(ours["records"], base["records"]) if a.get(key) and b.get(key)]
 
+    harness = {tool: sum(m.get("harness_cpu_s", 0.0) for m in meas if m["tool"] == tool) for tool in ("ours", "floor")}
     lines = [f"# Benchmark: nbgrader, otter-grader and ours on the peers' `torchdl` course\n"]
     lines.append(f"Run {info.get('date', '?')} on **{info.get('cpus', '?')} cores** ({info.get('machine', '')}, "
                  f"Linux {info.get('kernel', '')}); Python {info.get('python', '')}, torch {info.get('torch', '')}, "
@@ -532,7 +533,11 @@ def report(out: Path, n: int, n_large: int, results: Path | None = None) -> str:
                  "comparable load; the median of the runs is shown. nbgrader and otter run once each (minutes "
                  "long). Agreement: submissions whose three per-question scores all equal `expected.csv` "
                  "(questions right / all). nbgrader and otter run at other moments than ours, under whatever load "
-                 "there was then: compare the CPU columns too.\n")
+                 "there was then: compare the CPU columns too."
+                 + (f" measure.py's own sampling, on the same cores, used {harness['ours']:.1f} CPU s in all while "
+                    f"it watched ours and {harness['floor']:.1f} while it watched the floor (a bigger process tree "
+                    f"costs more to walk every 20 ms)." if harness.get("ours") and harness.get("floor") else "")
+                 + "\n")
     hdr = ["grader", "mode", "N", "runs", "total s", "s / submission", "CPU s / submission",
            "peak RSS MB (tree sum)", "peak PSS MB", "agreement", "load avg", "other load", "note"]
     lines.append("| " + " | ".join(hdr) + " |")
@@ -600,15 +605,23 @@ def report(out: Path, n: int, n_large: int, results: Path | None = None) -> str:
         lines.append(f"**How the cost grows**, {n} -> {n_large} submissions (marginal seconds per extra submission "
                      f"= (T{n_large} - T{n}) / {n_large - n}; the fixed cost is what remains at N = 0; one run at "
                      f"N = {n_large}):\n")
-        lines.append("| grader | T at N=%d s | T at N=%d s | marginal s / submission | fixed s | peak RSS MB at N=%d | "
-                     "load avg at N=%d |" % (n, n_large, n_large, n_large))
-        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        lines.append("| grader | T at N=%d s | T at N=%d s | marginal s / submission | fixed s | CPU s at N=%d | "
+                     "CPU s at N=%d | marginal CPU s / submission | fixed CPU s | peak RSS MB at N=%d | load avg at N=%d |"
+                     % (n, n_large, n, n_large, n_large, n_large))
+        lines.append("|" + " --- |" * 11)
         for small, big in ((ours1, ours1_l), (ours2, ours2_l), (floor, floor_l)):
             if small and big:
                 marginal = (big["total_s"] - small["total_s"]) / (n_large - n)
-                lines.append(f"| {small['grader']}: {small['mode']} | {small['total_s']:.1f} | {big['total_s']:.1f} | "
-                             f"{marginal:.3f} | {small['total_s'] - n * marginal:.2f} | {fmt(big['peak_rss_mb'], 0)} | "
-                             f"{big['load_avg']} |")
+                cells = [f"{small['grader']}: {small['mode']}", f"{small['total_s']:.1f}", f"{big['total_s']:.1f}",
+                         f"{marginal:.3f}", f"{small['total_s'] - n * marginal:.2f}"]
+                if small["cpu_s"] and big["cpu_s"]:
+                    cpu_marginal = (big["cpu_s"] - small["cpu_s"]) / (n_large - n)
+                    cells += [f"{small['cpu_s']:.1f}", f"{big['cpu_s']:.1f}", f"{cpu_marginal:.3f}",
+                              f"{small['cpu_s'] - n * cpu_marginal:.2f}"]
+                else:
+                    cells += ["", "", "", ""]
+                cells += [fmt(big["peak_rss_mb"], 0), big["load_avg"]]
+                lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if setup:
         lines.append("One-off setup per assignment, not in the totals above: "
