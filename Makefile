@@ -62,7 +62,8 @@ test: install
 # (`otter run` per submission), ours and the warm-process floor on the peers' 20-submission PyTorch
 # course (and ours and the floor on 100); prints the table, writes it to bench/RESULTS.md (committed:
 # the latest measurement) and the raw data to bench/out/. About 12 minutes on a quiet 2-core machine,
-# much longer on a loaded one; BENCH_FLAGS="--wait-quiet 600 --retries 2" waits for quiet moments.
+# much longer on a loaded one: a run of ours or the floor during which other processes used more than
+# 0.3 CPUs is run once more; BENCH_FLAGS="--wait-quiet 600 --retries 3" waits longer for quiet moments.
 # The bench venv also pins the profilers used to find where our time goes (bench/profile_ours.py):
 #   .bench-venv/bin/py-spy record --subprocesses -f raw -o prof.txt -- .venv/bin/autograder grade ...
 PEERS_DIR   ?= ../shared/peers

@@ -658,9 +658,9 @@ def main() -> None:
                         help="before each timed run, wait until other processes use at most this many CPUs")
     parser.add_argument("--max-foreign", type=float, default=0.3,
                         help="a run of ours or the floor during which other processes used more CPUs is run again")
-    parser.add_argument("--retries", type=int, default=0,
+    parser.add_argument("--retries", type=int, default=1,
                         help="how often a run of ours or the floor disturbed beyond --max-foreign is run again "
-                             "(useful with --wait-quiet on a machine that is quiet at times)")
+                             "(a shared machine is quiet at times; more with --wait-quiet)")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"),
                         help="where the latest table goes too (committed); not written with --skip-peers")
     parser.add_argument("--no-results", action="store_true", help="write the table under --out only")
