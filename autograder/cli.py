@@ -264,6 +264,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     console = _console()
     say = _soft_printer(console)
+    given = Path(args.assignment)
+    if (given / "assignment.yaml").is_file():  # a folder, as `grade` takes it: its id, and it is the spec
+        args.assignment_dir = args.assignment_dir or str(given)
+        args.assignment = given.resolve().name
     try:
         entries = load_entries(args.source, args.assignment)
     except (OSError, ValueError, ImportError) as exc:
@@ -497,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="students' reports (HTML, Markdown) and the class dashboard")
     report.add_argument("source", help="the gradebook (grades.db), or a results file from `grade --json`")
-    report.add_argument("--assignment", required=True, metavar="ID", help="the assignment id")
+    report.add_argument("--assignment", required=True, metavar="ID",
+                        help="the assignment id, or its folder (assignments/<id>) as `grade` takes it")
     report.add_argument("--out", default="reports", help="where the reports go (default: reports)")
     report.add_argument("--assignment-dir", metavar="DIR",
                         help="the assignment folder, for question titles and mistake explanations "

@@ -220,6 +220,18 @@ def test_cli_report_from_a_results_file(graded, tmp_path):
     assert "Known mistakes" in (out / "students" / "wrong_gradient_sign.html").read_text()
 
 
+
+def test_cli_report_takes_the_assignment_folder_as_grade_does(graded, tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([r.to_json() for _, r in graded]))
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(results),
+                           "--assignment", str(ROOT / "assignments" / "a2_autograd"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not found" not in proc.stdout
+    assert "Known mistakes" in (out / "students" / "wrong_gradient_sign.html").read_text()
+
 # ---------------------------------------------------------------------------------------------
 # In a real browser: loads cleanly, shows the score and every check, plots visible
 # ---------------------------------------------------------------------------------------------
