@@ -190,7 +190,8 @@ class SandboxWorker:
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
         if self.use_bwrap:
             env["MPLCONFIGDIR"] = "/tmp/mpl"
-            config = {"jobs_dir": JOBS_MOUNT, "assignment_dir": ASSIGNMENT_MOUNT, "work_root": WORK_ROOT_IN_SANDBOX}
+            config = {"jobs_dir": JOBS_MOUNT, "assignment_dir": ASSIGNMENT_MOUNT, "work_root": WORK_ROOT_IN_SANDBOX,
+                      "shared_memory_dir": isolation.SHARED_MEMORY_DIR}
             read_paths = [str(p) for p in read_only] + [ASSIGNMENT_MOUNT, "/proc", "/sys", "/bin", "/lib", "/lib64", "/sbin"]
         else:
             self.private_work_root = Path(tempfile.mkdtemp(prefix="autograder-work-"))

@@ -155,6 +155,8 @@ def package_root() -> Path:
 
 # Not /opt: a grading host may keep anything there (a course's solutions, a package mirror); a Python
 # installed under /opt is still visible through _python_prefixes().
+SHARED_MEMORY_DIR = "/dev/shm"
+SHARED_MEMORY_MB = 256
 SYSTEM_READ_ONLY = ["/usr", "/etc"]
 SYSTEM_SYMLINKS = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64"}
 
@@ -228,7 +230,10 @@ def sandbox_command(argv: list[str], *, read_only: list[Path], binds: dict[Path,
     # is then bound on top of it instead of being hidden by it.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--size", str(tmp_size_mb * 1024 * 1024),
             "--tmpfs", "/tmp"]
-    made.update({"/proc", "/dev", "/tmp"})
+    # A private /dev/shm (the host's is shared by everyone): POSIX semaphores and shared tensors live
+    # there, which DataLoader(num_workers > 0) needs. The supervisor wipes it around every submission.
+    cmd += ["--perms", "1777", "--size", str(SHARED_MEMORY_MB * 1024 * 1024), "--tmpfs", SHARED_MEMORY_DIR]
+    made.update({"/proc", "/dev", "/tmp", SHARED_MEMORY_DIR})
     for path in read_only:
         parents(str(path))
         cmd += ["--ro-bind", str(path), str(path)]
@@ -391,6 +396,8 @@ class StudentConfinement:
     limits: Limits
     work_dir: str
     read_paths: list[str]
+    # Writable besides the work folder: only a sandbox-private /dev/shm, never a host folder.
+    extra_write_paths: tuple[str, ...] = ()
 
 
 def confine_student(conf: StudentConfinement) -> dict[str, str]:
@@ -407,7 +414,7 @@ def confine_student(conf: StudentConfinement) -> dict[str, str]:
     except OSError as exc:
         problems["no_new_privs"] = str(exc)
     try:
-        apply_landlock(conf.read_paths, [conf.work_dir])
+        apply_landlock(conf.read_paths, [conf.work_dir, *conf.extra_write_paths])
     except Exception as exc:
         problems["landlock"] = f"{type(exc).__name__}: {exc}"
     try:

@@ -44,6 +44,7 @@ class WorkerConfig:
     read_paths: list[str]
     preload: list[str]
     threads: int = 1
+    shared_memory_dir: str | None = None  # the sandbox's private /dev/shm, wiped around each submission
 
 
 @dataclass
@@ -176,7 +177,17 @@ class Supervisor:
     def save(self) -> None:
         self.state.save(self.job_dir / "state.json")
 
+    def wipe_shared_memory(self) -> None:
+        """Nothing a submission leaves in /dev/shm (semaphores, shared tensors) reaches the next."""
+        if self.config.shared_memory_dir:
+            for entry in Path(self.config.shared_memory_dir).iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
     def prepare_work_dir(self) -> None:
+        self.wipe_shared_memory()
         if self.work_dir.exists():
             shutil.rmtree(self.work_dir)
         self.work_dir.mkdir(parents=True, mode=0o700)
@@ -221,6 +232,7 @@ class Supervisor:
             except OSError:
                 pass
             shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.wipe_shared_memory()
 
     def _become_student(self, msg_w: int, cmd_r: int, out_w: int) -> None:
         try:
@@ -239,10 +251,14 @@ class Supervisor:
             os.chdir(self.work_dir)
             os.environ.update(HOME=str(self.work_dir), TMPDIR=str(self.work_dir / ".tmp"),
                               PWD=str(self.work_dir))
+            import tempfile
+
+            tempfile.tempdir = None  # chosen again from TMPDIR: the worker's choice was made before fork
             limits = isolation.Limits(**self.settings["limits"])
             problems = isolation.confine_student(isolation.StudentConfinement(
                 uid=self.config.student_uid, limits=limits, work_dir=str(self.work_dir),
-                read_paths=self.config.read_paths))
+                read_paths=self.config.read_paths,
+                extra_write_paths=(self.config.shared_memory_dir,) if self.config.shared_memory_dir else ()))
             sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
             sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
             from autograder import kernel

@@ -237,7 +237,22 @@ def test_nothing_one_submission_leaves_reaches_the_next_on_the_same_worker(a2_gr
     """IPC objects, files outside the work folder and listening sockets would outlive a submission
     in the worker's namespaces; the next submission graded by that worker must find none."""
     first = grade_with(a2_grader, tmp_path, [LEAVE_BEHIND])
-    assert "MADE []" in first.cells[-1].output, first.cells[-1].output
+    # The sandbox's private /dev/shm is writable (DataLoader workers need it) and wiped between submissions.
+    assert "MADE ['/dev/shm/left']" in first.cells[-1].output, first.cells[-1].output
     second = grade_with(a2_grader, tmp_path, [FIND_LEFTOVERS])
     assert "FOUND []" in second.cells[-1].output, second.cells[-1].output
     assert first.score == second.score == 10
+
+
+def test_dataloader_workers_run_in_the_sandbox(a2_grader, tmp_path):
+    """DataLoader(num_workers > 0) needs POSIX semaphores and shared memory: a private /dev/shm."""
+    cell = """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(torch.arange(12.)), batch_size=4, num_workers=2)
+print([batch[0].tolist() for batch in loader])
+"""
+    result = grade_with(a2_grader, tmp_path, [cell])
+    assert result.cells[-1].status == "ok", result.cells[-1].error
+    assert "[[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0, 10.0, 11.0]]" in result.cells[-1].output
+    assert result.score == 10

@@ -855,8 +855,12 @@ import os
 import sys
 
 targets = ["/assignment/probes.py", "/assignment/planted.py", "/tmp/planted", "/tmp/work/planted", "/tmp/mpl/planted",
-           "/dev/shm/planted", os.path.join(sys.prefix, "lib", "planted.pth"),
+           os.path.join(sys.prefix, "lib", "planted.pth"),
            os.path.join(os.path.dirname(os.__file__), "sitecustomize.py"), "/jobs/planted"]
+# /dev/shm is this submission's own (DataLoader workers need it), wiped before the next one:
+# read_shared_leftovers looks for this file.
+with open("/dev/shm/planted", "a") as handle:
+    handle.write("for the next submission")
 for target in targets:
     try:
         with open(target, "a") as handle:
