@@ -181,9 +181,13 @@ class SandboxWorker:
         self.log_path = log_dir / f"worker-{slot}.log"
         self.process: subprocess.Popen | None = None
         self.private_work_root: Path | None = None
-        self.student_uid = isolation.STUDENT_UID_BASE + slot if isolation.grader_is_root() else None
+        self.uid_claim: isolation.StudentUid | None = None
+        self.student_uid: int | None = None
 
     def start(self) -> None:
+        if isolation.grader_is_root() and self.uid_claim is None:
+            self.uid_claim = isolation.StudentUid.claim(isolation.STUDENT_UID_BASE + self.slot)
+            self.student_uid = self.uid_claim.uid
         read_only = isolation.sandbox_read_only_paths()
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -284,6 +288,9 @@ class SandboxWorker:
             self.private_work_root = None
         if getattr(self, "log", None):
             self.log.close()
+        if self.uid_claim is not None:  # after the worker and its students are gone
+            self.uid_claim.release()
+            self.uid_claim = None
 
 
 def _write_job(job_dir: Path, job: Job) -> None:

@@ -23,7 +23,41 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STUDENT_UID_BASE = 64000  # student processes run as 64000 + worker slot when the grader is root
+STUDENT_UID_BASE = 64000  # student processes run as a uid from 64000 on when the grader is root
+STUDENT_UID_COUNT = 1000
+
+
+class StudentUid:
+    """A student uid held by one worker, host-wide: graders running side by side (two TAs, a test
+    run beside a batch) never share one, since killing by uid and the process-count limit are per
+    uid. The claim is an flock on a root-only lock file, released when the worker closes or the
+    grader dies."""
+
+    def __init__(self, uid: int, handle):
+        self.uid = uid
+        self._handle = handle
+
+    @classmethod
+    def claim(cls, preferred: int) -> "StudentUid":
+        import fcntl
+
+        base = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path("/tmp")
+        folder = base / "autograder-student-uids"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        candidates = [preferred, *range(STUDENT_UID_BASE, STUDENT_UID_BASE + STUDENT_UID_COUNT)]
+        for uid in candidates:
+            handle = open(folder / f"{uid}.lock", "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            return cls(uid, handle)
+        raise RuntimeError(f"all {STUDENT_UID_COUNT} student uids from {STUDENT_UID_BASE} are held by running graders")
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
 
 LAYER_DESCRIPTIONS = {
     "namespaces": "bubblewrap: private mount, pid, ipc, uts and network namespaces; only listed paths visible",
@@ -127,7 +161,7 @@ def detect_layers() -> IsolationReport:
         if bwrap_ok else ("seccomp socket filter only" if seccomp_ok else "no layer can cut the network"),
     )
     if grader_is_root():
-        report.layers["uid"] = LayerStatus(True, f"student code runs as uid {STUDENT_UID_BASE}+worker slot")
+        report.layers["uid"] = LayerStatus(True, f"student code runs as a uid of its own from {STUDENT_UID_BASE} on, one per worker")
     else:
         report.layers["uid"] = LayerStatus(
             False, "grader is not root: student code shares the grader's uid (landlock and "

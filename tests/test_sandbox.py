@@ -256,3 +256,24 @@ print([batch[0].tolist() for batch in loader])
     assert result.cells[-1].status == "ok", result.cells[-1].error
     assert "[[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0, 10.0, 11.0]]" in result.cells[-1].output
     assert result.score == 10
+
+
+def test_graders_side_by_side_never_share_a_student_uid(tmp_path):
+    """Kill-by-uid and the process-count limit are per uid: two graders on one host (two TAs, a test
+    beside a batch) must give their workers different uids, and a closed worker frees its uid."""
+    import os
+
+    from autograder.assignment import load_assignment
+    from autograder.grading import Grader
+
+    if os.geteuid() != 0:
+        pytest.skip("student uids are used only when the grader runs as root")
+    assignment = load_assignment(ROOT / "assignments" / "a2_autograd")
+    with Grader(assignment, jobs=2) as first, Grader(assignment, jobs=2) as second:
+        first.grade(ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb")
+        second.grade(ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb")
+        uids = [w.student_uid for grader in (first, second) for w in grader.pool.workers]
+    assert len(set(uids)) == 4 and None not in uids, uids
+    with Grader(assignment, jobs=1) as third:
+        third.grade(ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb")
+        assert third.pool.workers[0].student_uid in uids  # the lowest free one: freed when they closed
