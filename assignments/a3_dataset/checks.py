@@ -1,12 +1,12 @@
 """Public checks for a3_dataset: MNIST rows drawn from the students' own rows, written by the probes
 as CSV files the student never saw (another subset, another order), judged outside the sandbox."""
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from autograder.checks import Check
+from autograder.datasets import read_csv
 from autograder.judging import compare, failed, passed
 
 # The rows students are given (`make data` writes them from autograder.datasets.student_rows()).
@@ -15,15 +15,8 @@ from autograder.judging import compare, failed, passed
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 
 
-@lru_cache(maxsize=1)
 def shipped_rows():
-    if not SHIPPED_CSV.is_file():
-        raise FileNotFoundError(f"{SHIPPED_CSV}: not found; `make data` writes it (the MNIST rows students get)")
-    table = np.loadtxt(SHIPPED_CSV, delimiter=",", dtype=np.int64, ndmin=2)
-    if table.shape[1] != 785 or len(table) < 200:
-        raise ValueError(f"{SHIPPED_CSV}: expected at least 200 rows of a label and 784 pixels, got shape "
-                         f"{table.shape}; rewrite it with `make data`")
-    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+    return read_csv(SHIPPED_CSV, min_rows=200)
 
 
 def mnist_rows(rng, count):

@@ -9,27 +9,20 @@ that a student sees what went wrong on a GPU they may not have.
 
 import math
 import re
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from autograder.checks import Check
+from autograder.datasets import read_csv
 from autograder.judging import compare, failed, passed
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 LEARNING_RATE = 0.1
 
 
-@lru_cache(maxsize=1)
 def shipped_rows():
-    if not SHIPPED_CSV.is_file():
-        raise FileNotFoundError(f"{SHIPPED_CSV}: not found; `make data` writes it (the MNIST rows students get)")
-    table = np.loadtxt(SHIPPED_CSV, delimiter=",", dtype=np.int64, ndmin=2)
-    if table.shape[1] != 785 or len(table) < 600:
-        raise ValueError(f"{SHIPPED_CSV}: expected at least 600 rows of a label and 784 pixels, got shape "
-                         f"{table.shape}; rewrite it with `make data`")
-    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+    return read_csv(SHIPPED_CSV, min_rows=600)
 
 
 def mnist_batches(rng, count, batch_size, **extra):

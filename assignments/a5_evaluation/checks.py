@@ -6,27 +6,20 @@ by a hidden check only. Device checks (`*.device`) have their own points: a mist
 on a GPU costs only those.
 """
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from autograder.checks import Check
+from autograder.datasets import read_csv
 from autograder.judging import failed, passed
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 ACCURACY_TOLERANCE = 1e-6  # float32 means of 0/1 values against exact fractions
 
 
-@lru_cache(maxsize=1)
 def shipped_rows():
-    if not SHIPPED_CSV.is_file():
-        raise FileNotFoundError(f"{SHIPPED_CSV}: not found; `make data` writes it (the MNIST rows students get)")
-    table = np.loadtxt(SHIPPED_CSV, delimiter=",", dtype=np.int64, ndmin=2)
-    if table.shape[1] != 785 or len(table) < 1000:
-        raise ValueError(f"{SHIPPED_CSV}: expected at least 1000 rows of a label and 784 pixels, got shape "
-                         f"{table.shape}; rewrite it with `make data`")
-    return table[:, 0].copy(), table[:, 1:].astype(np.uint8)
+    return read_csv(SHIPPED_CSV, min_rows=1000)
 
 
 def class_mean_weights(labels, pixels):
