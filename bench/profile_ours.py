@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.assignment import load_assignment  # noqa: E402
-from autograder.grading import Grader  # noqa: E402
+from tensorgrade.course.assignment import load_assignment  # noqa: E402
+from tensorgrade.grading.grader import Grader  # noqa: E402
 
 
 def empty_notebook(folder: Path) -> Path:

@@ -12,7 +12,7 @@ expected per-question points. Every grader is run as a user runs it, under the p
   otter      `otter run`, one call per submission (its batch `otter grade` needs Docker)
   floor      the peers' ref_exec.py: every submission's code and tests exec'd in ONE warm process,
              no isolation, no timeouts: the physical lower bound, not a grader
-  ours       `autograder grade bench/torchdl <the nbgrader submission folder> --solutions ... -j 1`
+  ours       `tensorgrade grade bench/torchdl <the nbgrader submission folder> --solutions ... -j 1`
              and `-j 2`, full isolation (bubblewrap, own uid, seccomp, landlock, rlimits), grading
              the very notebooks nbgrader grades; the reference is computed once beforehand (cached in
              bench/torchdl_solutions/.cache, like nbgrader's generate_assignment), reported as setup
@@ -123,7 +123,7 @@ class Bench:
         self.peers = Path(args.peers_dir).resolve()
         self.venv_bin = Path(sys.executable).parent
         self.py = sys.executable
-        self.ag = str(Path(args.autograder).resolve())
+        self.ag = str(Path(args.tensorgrade).resolve())
         self.measure_file = self.raw / "measure.jsonl"
         self.loads: list[float] = []
         self.quiet_budget = args.wait_quiet
@@ -182,7 +182,7 @@ class Bench:
             if student:
                 argv += ["--student", student]
             self.groups += 1
-            outer = CpuGroup.make(f"autograder-bench-{os.getpid()}-{self.groups}")
+            outer = CpuGroup.make(f"tensorgrade-bench-{os.getpid()}-{self.groups}")
             inner = outer.child("command") if outer is not None else None
             subprocess.run(argv + ["--", *(inner.wrap(cmd) if inner else cmd)], cwd=cwd, env=self.env, check=True,
                            stderr=subprocess.DEVNULL if student else None,
@@ -261,7 +261,7 @@ class Bench:
 
     def run_ours(self, course: Path, label: str, jobs: int, repeat: int) -> None:
         for i in range(repeat):
-            self.say(f"ours ({label}, run {i + 1}/{repeat}): autograder grade -j {jobs}")
+            self.say(f"ours ({label}, run {i + 1}/{repeat}): tensorgrade grade -j {jobs}")
             self.measure("ours", label, [self.ag, "grade", str(ROOT / "bench" / "torchdl"),
                                          str(course / "nbgrader" / "submitted"),
                                          "--solutions", str(ROOT / "bench" / "torchdl_solutions"),
@@ -470,7 +470,7 @@ def report(out: Path, n: int, n_large: int, results: Path | None = None) -> str:
         runs = sorted(raw.glob(f"ours_{label}_*.json"))
         scores = _scores_ours(runs[-1], expected)
         errors = sum(1 for s in scores.values() if not s)
-        return add("ours", f"autograder grade -j {jobs}, full isolation", nsub, r, agree_str(scores, expected),
+        return add("ours", f"tensorgrade grade -j {jobs}, full isolation", nsub, r, agree_str(scores, expected),
                    f"{errors} grader errors" if errors else "",
                    pss.get(f"ours -j {jobs}", {}).get("peak_pss_mb") if nsub == n else None)
 
@@ -582,7 +582,7 @@ def report(out: Path, n: int, n_large: int, results: Path | None = None) -> str:
     for ours in (ours1, ours2):
         if not ours:
             continue
-        name = ours["mode"].split(",")[0].replace("autograder grade ", "ours ")
+        name = ours["mode"].split(",")[0].replace("tensorgrade grade ", "ours ")
         parts = []
         r_nbg, r_nbg_cpu = ratio(ours, nbg), ratio(ours, nbg, "cpu_per_sub")
         if r_nbg:
@@ -646,7 +646,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers-dir", default=str(ROOT.parent / "shared" / "peers"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
-    parser.add_argument("--autograder", default=str(ROOT / ".venv" / "bin" / "autograder"))
+    parser.add_argument("--tensorgrade", default=str(ROOT / ".venv" / "bin" / "tensorgrade"))
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--n-large", type=int, default=100, help="second course size for the growth row (0: skip)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours and the floor at N (median shown)")

@@ -6,9 +6,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.assignment import load_assignment
-from autograder.grading import Grader
-from autograder.isolation import STUDENT_UID_BASE
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.grading.grader import Grader
+from tensorgrade.sandbox.host.layers import STUDENT_UID_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
 

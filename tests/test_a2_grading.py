@@ -24,7 +24,7 @@ def test_cli_json_keeps_order_and_grades_around_invalid_files(tmp_path):
     script.write_text("import torch\n")
     out = tmp_path / "results.json"
     paths = [SAMPLES / "correct.ipynb", broken, tmp_path / "missing.ipynb", script, SAMPLES / "stub_left.ipynb"]
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(ROOT / "assignments" / "a2_autograd"),
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "grade", str(ROOT / "assignments" / "a2_autograd"),
                            *map(str, paths), "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
@@ -43,7 +43,7 @@ def test_cli_json_keeps_order_and_grades_around_invalid_files(tmp_path):
 
 
 def test_doctor_lists_every_layer():
-    proc = subprocess.run([sys.executable, "-m", "autograder", "doctor"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "doctor"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     for layer in ("namespaces", "network", "uid", "seccomp", "landlock", "rlimits", "process_tree_kill"):
         assert layer in proc.stdout

@@ -17,10 +17,10 @@ import textwrap
 import pytest
 import torch
 
-from autograder import transport
-from autograder.assignment import load_assignment
-from autograder.checks import draw_inputs
-from autograder.judging import JudgeCase
+from tensorgrade.sandbox import transport
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.checking.checks import draw_inputs
+from tensorgrade.checking.outside.judging import JudgeCase
 from conftest import ROOT, sample_cells, solution_cells
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -45,7 +45,7 @@ EXPECTED = {
 
 RUNNER = textwrap.dedent('''
     import importlib.util, sys
-    from autograder import transport
+    from tensorgrade.sandbox import transport
 
     request = transport.loads(open(sys.argv[1], "rb").read())
     spec = importlib.util.spec_from_file_location("a4_public_probes", request["probes"])

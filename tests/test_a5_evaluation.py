@@ -25,7 +25,7 @@ DEVICE_CHECKS = ("q1.device", "q2.device", "q3.device")
 
 
 def _assignment():
-    from autograder.assignment import load_assignment
+    from tensorgrade.course.assignment import load_assignment
 
     return load_assignment(ROOT / "assignments" / A5)
 
@@ -45,10 +45,10 @@ def _arrays(value, path="inputs"):
 def test_probe_inputs_never_hold_held_out_labels(tmp_path):
     import base64
 
-    from autograder import transport
-    from autograder.datasets import held_out_rows, student_rows
-    from autograder.execution import _write_job
-    from autograder.grading import build_job, draw_all_inputs
+    from tensorgrade.sandbox import transport
+    from tensorgrade.course.datasets import held_out_rows, student_rows
+    from tensorgrade.sandbox.host.workers import _write_job
+    from tensorgrade.grading.grader import build_job, draw_all_inputs
 
     assignment = _assignment()
     held_out, students = held_out_rows(), student_rows()
@@ -83,8 +83,8 @@ def test_probe_inputs_never_hold_held_out_labels(tmp_path):
 
 
 def test_held_out_accuracy_is_computed_by_the_judge():
-    from autograder.datasets import held_out_rows
-    from autograder.judging import JudgeCase
+    from tensorgrade.course.datasets import held_out_rows
+    from tensorgrade.checking.outside.judging import JudgeCase
 
     assignment = _assignment()
     check = assignment.implementations["q3.held_out"]
@@ -136,9 +136,9 @@ def run_device_checks(real_device: str | None) -> dict[str, dict]:
     """In this process: the device probes on the samples' and the reference's answers, judged."""
     import nbformat
 
-    from autograder import transport
-    from autograder.grading import draw_all_inputs
-    from autograder.judging import JudgeCase
+    from tensorgrade.sandbox import transport
+    from tensorgrade.grading.grader import draw_all_inputs
+    from tensorgrade.checking.outside.judging import JudgeCase
 
     assignment = _assignment()
     inputs = draw_all_inputs(assignment, assignment.secret_seed)
@@ -148,7 +148,7 @@ def run_device_checks(real_device: str | None) -> dict[str, dict]:
     def namespace(path: Path) -> dict:
         ns: dict = {"__name__": "__main__"}
         for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.metadata.get("autograder", {})
+            meta = cell.metadata.get("tensorgrade", {})
             if cell.cell_type == "code" and (cell.get("id") == "imports" or meta.get("answer")):
                 # Named like a notebook cell, so that the probes quote the student's line as in grading.
                 filename = f"<ipython-input-{path.stem}-{cell.get('id')}>"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.assignment import SpecError, load_assignment
+from tensorgrade.course.assignment import SpecError, load_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 A2 = ROOT / "assignments" / "a2_autograd"

@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from autograder.authoring import AuthoringError, course_notebook, edit, write_course_notebooks
+from tensorgrade.course.authoring import AuthoringError, course_notebook, edit, write_course_notebooks
 from conftest import ROOT
 
 BUILT = ["a1_backprop", "a3_dataset", "a4_training", "a5_evaluation", "a6_tensorflow"]
@@ -43,9 +43,9 @@ def test_every_notebook_has_the_same_cells_and_ids_and_only_answers_differ():
     template = course_notebook("a9_demo", "1.0", cells, {"q1": "raise NotImplementedError"})
     reference = course_notebook("a9_demo", "1.0", cells, {"q1": "x = 1"})
     assert [c["id"] for c in template.cells] == [c["id"] for c in reference.cells] == [c[0] for c in cells]
-    assert template.cells[1].metadata["autograder"] == {"given": True}
-    assert reference.cells[2].metadata["autograder"] == {"answer": True, "question": "q1"}
-    assert reference.metadata["autograder"] == {"assignment": "a9_demo", "version": "1.0"}
+    assert template.cells[1].metadata["tensorgrade"] == {"given": True}
+    assert reference.cells[2].metadata["tensorgrade"] == {"answer": True, "question": "q1"}
+    assert reference.metadata["tensorgrade"] == {"assignment": "a9_demo", "version": "1.0"}
     assert [c.source for c in template.cells if c.source != c.source.replace("raise", "")] == ["raise NotImplementedError"]
 
 

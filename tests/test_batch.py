@@ -15,9 +15,9 @@ import nbformat
 import pytest
 import yaml
 
-from autograder import batch
-from autograder.gradebook import Gradebook
-from autograder.results import SubmissionResult
+from tensorgrade.classroom import batch
+from tensorgrade.classroom.gradebook import Gradebook
+from tensorgrade.grading.results import SubmissionResult
 from conftest import ROOT, write_notebook
 
 A2 = ROOT / "assignments" / "a2_autograd"
@@ -28,7 +28,7 @@ CLASS_SIZE = 40
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tensorgrade", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "COLUMNS": "200"})
 
 
@@ -147,7 +147,7 @@ def test_changed_notebook_is_regraded_alone_and_force_regrades_all(class_folder,
                     on_result(path, SubmissionResult(submission=str(path), assignment="a2_autograd",
                                                      version="1.0", status="graded", score=1, max_score=10))
 
-        from autograder.assignment import load_assignment
+        from tensorgrade.course.assignment import load_assignment
 
         assignment = load_assignment(A2)
         found = batch.discover_folder(own_folder)
@@ -161,7 +161,7 @@ def test_changed_notebook_is_regraded_alone_and_force_regrades_all(class_folder,
 def test_killed_run_resumes_with_nothing_lost_and_nothing_graded_twice(class_folder, tmp_path):
     folder, samples = class_folder
     database = tmp_path / "grades.db"
-    command = [sys.executable, "-m", "autograder", "grade", str(A2), str(folder), "--gradebook", str(database),
+    command = [sys.executable, "-m", "tensorgrade", "grade", str(A2), str(folder), "--gradebook", str(database),
                "-j", "2"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored_at_kill = 0
@@ -308,7 +308,7 @@ def test_links_and_member_counts_are_refused(tmp_path):
 
 def test_one_crashing_grading_never_stops_the_batch(tmp_path, monkeypatch):
     """A grader that raises on one submission: that one is an `error`, the rest are graded."""
-    import autograder.grading
+    import tensorgrade.grading.grader
 
     for name in ("ann", "ben", "cat"):
         write_notebook(tmp_path / f"{name}.ipynb", [name])
@@ -329,8 +329,8 @@ def test_one_crashing_grading_never_stops_the_batch(tmp_path, monkeypatch):
             return SubmissionResult(submission=str(path), assignment="a2_autograd", version="1.0",
                                     status="graded", score=10, max_score=10)
 
-    monkeypatch.setattr(autograder.grading, "Grader", ExplodingGrader)
-    from autograder.assignment import load_assignment
+    monkeypatch.setattr(tensorgrade.grading.grader, "Grader", ExplodingGrader)
+    from tensorgrade.course.assignment import load_assignment
 
     assignment = load_assignment(A2)
     found = batch.discover_folder(tmp_path)

@@ -11,7 +11,7 @@ from conftest import ROOT, solution_cells, student_processes, write_notebook
 
 distributed = pytest.importorskip("distributed")
 
-from autograder.cluster import DaskExecutor, LocalCluster  # noqa: E402
+from tensorgrade.classroom.cluster import DaskExecutor, LocalCluster  # noqa: E402
 
 A2 = ROOT / "assignments" / "a2_autograd"
 SAMPLES = sorted((ROOT / "solutions" / "a2_autograd" / "samples").glob("*.ipynb"))
@@ -94,7 +94,7 @@ def test_cli_grades_through_the_cluster(cluster, tmp_path):
     import sys
 
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(A2), *map(str, SAMPLES[:3]),
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "grade", str(A2), *map(str, SAMPLES[:3]),
                            "--executor", "dask", "--scheduler", cluster.address, "--json", str(out)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -114,7 +114,7 @@ def test_cluster_batch_writes_the_gradebook_and_a_rerun_skips_everything(cluster
         (submissions / sample.stem).mkdir(parents=True)
         shutil.copy(sample, submissions / sample.stem / "a2_autograd.ipynb")
     db = tmp_path / "grades.db"
-    command = [sys.executable, "-m", "autograder", "grade", str(A2), str(submissions), "--gradebook", str(db),
+    command = [sys.executable, "-m", "tensorgrade", "grade", str(A2), str(submissions), "--gradebook", str(db),
                "--executor", "dask", "--scheduler", cluster.address]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]

@@ -5,8 +5,8 @@ diagnoses (solutions/<id>/samples/expected.yaml)."""
 import pytest
 import yaml
 
-from autograder.assignment import load_assignment
-from autograder.grading import Grader
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.grading.grader import Grader
 from conftest import ROOT, student_processes
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "assignments").iterdir()

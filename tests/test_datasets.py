@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.datasets import held_out_rows, load_mnist_rows, student_rows, write_csv
+from tensorgrade.course.datasets import held_out_rows, load_mnist_rows, student_rows, write_csv
 
 
 def test_rows_are_real_mnist_500_per_class():

@@ -18,7 +18,7 @@ PRELUDE = '''
 import json
 import torch
 from torch import nn
-from autograder.devicesim import DeviceEvent, SimulatedAccelerator
+from tensorgrade.checking.inside.devicesim import DeviceEvent, SimulatedAccelerator
 
 sim = SimulatedAccelerator.install(name="gpu", cuda_available=CUDA_AVAILABLE)
 result = {}
@@ -297,7 +297,7 @@ def test_moving_helpers_and_module_to_keep_parameters_like_cuda():
 def test_install_is_explicit_idempotent_and_fixed_per_process():
     code = '''
 import json, torch
-import autograder.devicesim as devicesim
+import tensorgrade.checking.inside.devicesim as devicesim
 renamed_at_import = torch._C._get_privateuse1_backend_name() != "privateuseone"
 sim = devicesim.SimulatedAccelerator.install(name="gpu", cuda_available=True)
 again = devicesim.SimulatedAccelerator.install(name="gpu", cuda_available=True)
@@ -380,7 +380,7 @@ def test_installing_and_training_change_no_class_a_grader_watches():
     # must leave them as they were after the import (which a worker does before its baseline).
     code = '''
 import json, torch
-import autograder.devicesim as devicesim
+import tensorgrade.checking.inside.devicesim as devicesim
 watched = (torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.optim.Optimizer)
 before = [dict(vars(c)) for c in watched]
 sim = devicesim.SimulatedAccelerator.install(name="gpu", cuda_available=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.gradebook import Gradebook
+from tensorgrade.classroom.gradebook import Gradebook
 from conftest import ROOT
 
 A2 = ROOT / "assignments" / "a2_autograd"
@@ -28,7 +28,7 @@ GRADESCOPE_VISIBILITIES = {"hidden", "after_due_date", "after_published", "visib
 
 
 def cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tensorgrade", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
@@ -237,7 +237,7 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
         names = set(bundle.namelist())
         modes = {info.filename: (info.external_attr >> 16) for info in bundle.infolist()}
         setup = bundle.read("setup.sh").decode()
-    assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/autograder/grading.py",
+    assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/tensorgrade/grading.py",
             "assignments/a2_autograd/assignment.yaml", "solutions/a2_autograd/secret.yaml",
             "solutions/a2_autograd/solution.ipynb", "solutions/a2_autograd/checks.py"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import load_assignment
-from autograder.execution import install_hint
-from autograder.grading import Grader
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.sandbox.host.workers import install_hint
+from tensorgrade.grading.grader import Grader
 from conftest import ROOT, student_processes, write_notebook
 
-MISSING = "autograder_test_module_that_is_not_installed"
+MISSING = "tensorgrade_test_module_that_is_not_installed"
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def assignment_dir(tmp_path) -> Path:
           - {{id: q1.double, question: q1, points: 1, visibility: public}}
         """))
     (folder / "checks.py").write_text(textwrap.dedent("""\
-        from autograder.checks import Check
-        from autograder.judging import compare, passed
+        from tensorgrade.checking.checks import Check
+        from tensorgrade.checking.outside.judging import compare, passed
 
         def judge(case):
             return compare(case.student, case.reference, name="double(3)") or passed("ok")
@@ -75,7 +75,7 @@ def test_cli_reports_the_missing_module_and_exits_nonzero(assignment_dir, tmp_pa
     submissions.mkdir()
     write_notebook(submissions / "s001.ipynb", ["def double(x):\n    return 2 * x"])
     for args in ([str(submissions / "s001.ipynb")], [str(submissions), "--gradebook", str(tmp_path / "g.db")]):
-        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(assignment_dir), *args],
+        run = subprocess.run([sys.executable, "-m", "tensorgrade", "grade", str(assignment_dir), *args],
                              capture_output=True, text=True, timeout=300)
         output = " ".join((run.stdout + run.stderr).split())  # rich wraps long lines
         assert run.returncode == 2, output
@@ -83,14 +83,14 @@ def test_cli_reports_the_missing_module_and_exits_nonzero(assignment_dir, tmp_pa
         assert "Traceback" not in output
 
 
-def test_install_hint_names_the_autograder_extra_of_that_name():
+def test_install_hint_names_the_package_extra_of_that_name():
     hint = install_hint("tensorflow")
     assert hint.startswith("pip install '.[tensorflow]' (tensorflow-cpu==")
     assert install_hint("dask.distributed").startswith("pip install '.[dask]' (dask==")
 
 
 def test_gradescope_setup_installs_the_extras_an_assignment_preloads(tmp_path):
-    from autograder.exports import build_gradescope_zip
+    from tensorgrade.classroom.exports import build_gradescope_zip
 
     for assignment_id, line in (("a6_tensorflow", '"$VENV/bin/pip" install "$SOURCE/package[tensorflow]"'),
                                 ("a2_autograd", '"$VENV/bin/pip" install "$SOURCE/package"\n')):

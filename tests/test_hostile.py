@@ -34,12 +34,13 @@ import numpy as np
 import pytest
 import yaml
 
-from autograder import batch, isolation
-from autograder.assignment import load_assignment
-from autograder.exports import gradescope_results
-from autograder.gradebook import Gradebook
-from autograder.grading import draw_all_inputs
-from autograder.reports import report_view
+from tensorgrade.classroom import batch
+from tensorgrade.sandbox.host import layers as isolation
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.classroom.exports import gradescope_results
+from tensorgrade.classroom.gradebook import Gradebook
+from tensorgrade.grading.grader import draw_all_inputs
+from tensorgrade.reports.report import report_view
 from conftest import ROOT, student_processes
 
 HOSTILE = ROOT / "tests" / "hostile"
@@ -49,7 +50,7 @@ import build  # noqa: E402  (the corpus builder: generators for the big files)
 
 CANARY = "HOSTILE-CANARY-" + secrets.token_hex(8)
 LOOPBACK_PORT = 47123  # the network notebook knocks here
-ABSTRACT_SOCKET = "\0autograder-hostile-canary"
+ABSTRACT_SOCKET = "\0tensorgrade-hostile-canary"
 JOBS = 2
 
 
@@ -397,6 +398,6 @@ def test_unsafe_lms_downloads_are_refused_whole(corpus, name):
     assert re.search(expected["refused"], reason), reason
     assert "roejim_22222_33333_a2_autograd.ipynb" in reason, "the reason names the member"
     assert corpus["archives"][name + ":seconds"] < 60
-    leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("autograder-submissions-*")
+    leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("tensorgrade-submissions-*")
                  if any(p.rglob("roejim*"))]
     assert not leftovers, leftovers

@@ -1,7 +1,7 @@
 import numpy as np
 
-from autograder.judging import compare, jacobian_mismatch
-from autograder.transport import OpaqueObject
+from tensorgrade.checking.outside.judging import compare, jacobian_mismatch
+from tensorgrade.sandbox.transport import OpaqueObject
 
 
 def test_close_values_pass():

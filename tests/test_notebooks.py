@@ -3,7 +3,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.notebooks import InvalidNotebook, read_notebook
+from tensorgrade.submission.notebooks import InvalidNotebook, read_notebook
 
 
 def test_reads_code_cells_with_their_notebook_index(tmp_path):

@@ -14,14 +14,14 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import transport
-from autograder.assignment import load_assignment
-from autograder.authoring import AuthoringError, split_notebook
-from autograder.cli import main
-from autograder.grading import Grader
-from autograder.release import (EXPECTATIONS_FILE, check_notebook, public_seed_of, release_assignment,
+from tensorgrade.sandbox import transport
+from tensorgrade.course.assignment import load_assignment
+from tensorgrade.course.authoring import AuthoringError, split_notebook
+from tensorgrade.cli.main import main
+from tensorgrade.grading.grader import Grader
+from tensorgrade.course.release import (EXPECTATIONS_FILE, check_notebook, public_seed_of, release_assignment,
                                 template_problems)
-from autograder.results import CheckResult, SubmissionResult
+from tensorgrade.grading.results import CheckResult, SubmissionResult
 from conftest import ROOT
 
 A2 = "a2_autograd"
@@ -48,11 +48,11 @@ def edit_notebook(path, edit):
 def filled_with_reference(released_notebook, solution_notebook, target):
     """The released notebook as a student would hand it in: each answer cell holds the reference's."""
     solution = nbformat.read(str(solution_notebook), as_version=4)
-    answers = {c.metadata["autograder"]["question"]: c.source for c in solution.cells
-               if c.metadata.get("autograder", {}).get("answer")}
+    answers = {c.metadata["tensorgrade"]["question"]: c.source for c in solution.cells
+               if c.metadata.get("tensorgrade", {}).get("answer")}
     notebook = nbformat.read(str(released_notebook), as_version=4)
     for cell in notebook.cells:
-        marker = cell.metadata.get("autograder", {})
+        marker = cell.metadata.get("tensorgrade", {})
         if marker.get("answer"):
             cell.source = answers[marker["question"]]
     nbformat.write(notebook, str(target))
@@ -83,15 +83,15 @@ def test_a2_releases_through_every_stage_of_the_gate(a2_release):
 def test_released_notebook_is_cleared_identified_and_locked(a2_release):
     notebook = nbformat.read(str(a2_release.release_dir / f"{A2}.ipynb"), as_version=4)
     nbformat.validate(notebook)
-    assert notebook.metadata["autograder"] == {"assignment": A2, "version": "1.0"}
+    assert notebook.metadata["tensorgrade"] == {"assignment": A2, "version": "1.0"}
     assert all(cell.get("id") for cell in notebook.cells)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
-    given = [c for c in code if c.metadata.get("autograder", {}).get("given")]
+    given = [c for c in code if c.metadata.get("tensorgrade", {}).get("given")]
     assert len(given) == 1 and "import torch" in given[0].source
     assert given[0].metadata["editable"] is False and given[0].metadata["deletable"] is False
-    assert len(given[0].metadata["autograder"]["checksum"]) == 64
-    answers = [c for c in code if c.metadata.get("autograder", {}).get("answer")]
+    assert len(given[0].metadata["tensorgrade"]["checksum"]) == 64
+    answers = [c for c in code if c.metadata.get("tensorgrade", {}).get("answer")]
     assert len(answers) == 3 and all("raise NotImplementedError()" in c.source for c in answers)
     assert all("editable" not in c.metadata for c in answers)
 
@@ -141,7 +141,7 @@ def test_student_check_from_the_release_alone_grades_the_reference_full(a2_relea
              "    if event == 'open' and isinstance(args[0], str) and '/solutions/' in args[0]:\n"
              "        raise RuntimeError('the student-side check opened ' + args[0])\n"
              "sys.addaudithook(no_solutions)\n"
-             "from autograder.cli import main\n"
+             "from tensorgrade.cli.main import main\n"
              f"sys.exit(main(['check', '{A2}.ipynb']))\n")
     proc = subprocess.run([sys.executable, "-c", guard], cwd=folder, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -177,7 +177,7 @@ def test_changed_locked_cell_is_reported_and_the_released_version_runs(a2_releas
     locked = {}
 
     def tamper(nb):
-        index, cell = next((i, c) for i, c in enumerate(nb.cells) if c.metadata.get("autograder", {}).get("given"))
+        index, cell = next((i, c) for i, c in enumerate(nb.cells) if c.metadata.get("tensorgrade", {}).get("given"))
         locked.update(index=index, id=cell.id)
         cell.source = "import math  # torch removed: every answer would fail if this version ran"
     edit_notebook(notebook, tamper)
@@ -195,7 +195,7 @@ def test_notebook_of_another_assignment_or_version_is_flagged_and_still_graded(a
                                                                                marker, finding):
     notebook = tmp_path / "other.ipynb"
     shutil.copyfile(a2_release.release_dir / f"{A2}.ipynb", notebook)
-    edit_notebook(notebook, lambda nb: nb.metadata.update(autograder=marker))
+    edit_notebook(notebook, lambda nb: nb.metadata.update(tensorgrade=marker))
     result = a2_grader.grade(notebook)
     assert result.status == "graded" and len(result.checks) == 9
     assert any(finding in f for f in result.integrity), result.integrity
@@ -218,7 +218,7 @@ def test_gate_refuses_a_reference_that_fails_a_check(tmp_path):
     root = copy_course(tmp_path)
 
     def break_string(nb):
-        cell = next(c for c in nb.cells if c.metadata.get("autograder", {}).get("question") == "q2")
+        cell = next(c for c in nb.cells if c.metadata.get("tensorgrade", {}).get("question") == "q2")
         start = cell.source.index("    def string(self):")
         cell.source = cell.source[:start] + "    def string(self):\n        return 'a polynomial'"
     edit_notebook(root / "solutions" / A2 / "solution.ipynb", break_string)
@@ -420,7 +420,7 @@ COURSE = sorted(p.name for p in (ROOT / "assignments").iterdir() if (p / "assign
 def test_every_assignment_of_the_course_builds_a_release_without_a_leak(assignment_id, tmp_path):
     """The gate's first stage for all six (the sandbox stages grade what tests/test_course.py grades;
     `make release` runs the whole gate on every assignment)."""
-    from autograder.release import ReleaseReport, _spec_stage
+    from tensorgrade.course.release import ReleaseReport, _spec_stage
 
     assignment = load_assignment(ROOT / "assignments" / assignment_id)
     staging = tmp_path / "release" / assignment_id

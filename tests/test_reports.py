@@ -1,5 +1,5 @@
 """Reports people read: the student's report (HTML, Markdown, terminal), the TA view, the class
-dashboard and `autograder report`, rendered from real gradings of the a2 samples and opened in a
+dashboard and `tensorgrade report`, rendered from real gradings of the a2 samples and opened in a
 real headless browser (Debian's chromium; those tests skip without it)."""
 
 import copy
@@ -19,8 +19,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from autograder import reports
-from autograder.results import SubmissionResult
+from tensorgrade.reports import report as reports
+from tensorgrade.grading.results import SubmissionResult
 from conftest import ROOT
 
 SAMPLES = ROOT / "solutions" / "a2_autograd" / "samples"
@@ -188,7 +188,7 @@ def test_markdown_escapes_student_text():
 
 
 # ---------------------------------------------------------------------------------------------
-# The dashboard and `autograder report`
+# The dashboard and `tensorgrade report`
 # ---------------------------------------------------------------------------------------------
 
 def test_write_reports_writes_every_student_and_the_dashboard(written, graded):
@@ -211,7 +211,7 @@ def test_cli_report_from_a_results_file(graded, tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps([r.to_json() for _, r in graded]))
     out = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(results), "--assignment", "a2_autograd",
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "report", str(results), "--assignment", "a2_autograd",
                            "--out", str(out), "--assignment-dir", str(ROOT / "assignments" / "a2_autograd")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -225,7 +225,7 @@ def test_cli_report_takes_the_assignment_folder_as_grade_does(graded, tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps([r.to_json() for _, r in graded]))
     out = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(results),
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "report", str(results),
                            "--assignment", str(ROOT / "assignments" / "a2_autograd"), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -341,12 +341,12 @@ def test_browser_dashboard_loads_with_histogram_and_links(written, graded, tmp_p
 
 
 # ---------------------------------------------------------------------------------------------
-# The student side: `autograder check` prints the rich report and writes the HTML beside the notebook
+# The student side: `tensorgrade check` prints the rich report and writes the HTML beside the notebook
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def a2_release_folder(tmp_path_factory):
-    from autograder.release import release_assignment
+    from tensorgrade.course.release import release_assignment
 
     out = tmp_path_factory.mktemp("release")
     report = release_assignment(ROOT / "assignments" / "a2_autograd", out)
@@ -361,15 +361,15 @@ def test_student_check_prints_rich_report_and_writes_html(a2_release_folder, tmp
     folder = a2_release_folder
     released = nbformat.read(str(folder / "a2_autograd.ipynb"), as_version=4)
     sample = nbformat.read(str(SAMPLES / "wrong_gradient_sign.ipynb"), as_version=4)
-    answers = {c.metadata["autograder"]["question"]: c.source for c in sample.cells
-               if c.metadata.get("autograder", {}).get("answer")}
+    answers = {c.metadata["tensorgrade"]["question"]: c.source for c in sample.cells
+               if c.metadata.get("tensorgrade", {}).get("answer")}
     for cell in released.cells:
-        marker = cell.metadata.get("autograder", {})
+        marker = cell.metadata.get("tensorgrade", {})
         if marker.get("answer"):
             cell.source = answers[marker["question"]]
     notebook = folder / "mine.ipynb"
     nbformat.write(released, str(notebook))
-    proc = subprocess.run([sys.executable, "-m", "autograder", "check", "mine.ipynb"], cwd=folder,
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "check", "mine.ipynb"], cwd=folder,
                           capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -387,7 +387,7 @@ def test_student_check_prints_rich_report_and_writes_html(a2_release_folder, tmp
 
 
 def test_load_entries_reads_the_gradebook_through_its_results_api(graded, tmp_path, monkeypatch):
-    """`autograder report grades.db` asks the gradebook for (student, result with overrides) pairs."""
+    """`tensorgrade report grades.db` asks the gradebook for (student, result with overrides) pairs."""
     import types
 
     calls = []
@@ -400,7 +400,7 @@ def test_load_entries_reads_the_gradebook_through_its_results_api(graded, tmp_pa
             calls.append(assignment_id)
             return graded[:2]
 
-    monkeypatch.setitem(sys.modules, "autograder.gradebook", types.SimpleNamespace(Gradebook=FakeGradebook))
+    monkeypatch.setitem(sys.modules, "tensorgrade.classroom.gradebook", types.SimpleNamespace(Gradebook=FakeGradebook))
     database = tmp_path / "grades.db"
     database.write_bytes(b"")
     assert reports.load_entries(database, "a2_autograd") == graded[:2]

@@ -34,7 +34,7 @@ for t in targets:
         if os.path.isdir(t):
             # The checkout's own folder exists inside only as the parent of the package and the
             # virtualenv bound read-only (visible as such when it lies under /tmp, as in a CI clone).
-            data = sorted(set(os.listdir(t)) - {'autograder', '.venv'})
+            data = sorted(set(os.listdir(t)) - {'tensorgrade', '.venv'})
             if not data:
                 raise PermissionError('only the bound package and virtualenv')
         else:
@@ -176,7 +176,7 @@ def test_read_only_paths_under_host_tmp_stay_visible_and_the_rest_of_tmp_stays_p
     import subprocess
     import sys
 
-    from autograder import isolation
+    from tensorgrade.sandbox.host import layers as isolation
 
     shared = tmp_path / "checkout"
     shared.mkdir()
@@ -263,8 +263,8 @@ def test_graders_side_by_side_never_share_a_student_uid(tmp_path):
     beside a batch) must give their workers different uids, and a closed worker frees its uid."""
     import os
 
-    from autograder.assignment import load_assignment
-    from autograder.grading import Grader
+    from tensorgrade.course.assignment import load_assignment
+    from tensorgrade.grading.grader import Grader
 
     if os.geteuid() != 0:
         pytest.skip("student uids are used only when the grader runs as root")

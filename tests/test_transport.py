@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import transport
-from autograder.transport import OpaqueObject, TransportError
+from tensorgrade.sandbox import transport
+from tensorgrade.sandbox.transport import OpaqueObject, TransportError
 
 
 def test_round_trip_keeps_values_shapes_and_dtypes():

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
 
 def mul_add_inputs(rng):

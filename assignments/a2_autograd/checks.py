@@ -5,8 +5,8 @@ import re
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
 
 def forward_inputs(rng):

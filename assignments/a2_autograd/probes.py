@@ -2,7 +2,7 @@
 
 import torch
 
-from autograder.probing import describe_value, genuine, need, need_subclass, registered_parameters
+from tensorgrade.checking.inside.probing import describe_value, genuine, need, need_subclass, registered_parameters
 
 TensorBase = torch._C.TensorBase
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.datasets import read_csv
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.course.datasets import read_csv
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
-# The rows students are given (`make data` writes them from autograder.datasets.student_rows()).
+# The rows students are given (`make data` writes them from tensorgrade.course.datasets.student_rows()).
 # Inputs come from this file only, never from the held-out rows, whose labels must not enter a
 # sandbox; it ships with the release, so a student-side check draws the very same inputs.
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"

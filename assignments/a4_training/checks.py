@@ -1,7 +1,7 @@
 """Public checks for a4_training: inputs drawn by the grader, judged outside the sandbox.
 
 Rows come from the MNIST file students are given (`make data` writes it from
-autograder.datasets.student_rows(); never from the held-out rows).  The device checks judge what
+tensorgrade.course.datasets.student_rows(); never from the held-out rows).  The device checks judge what
 the simulated accelerator recorded while the student's code ran on it (`gpu:0`): each device
 mistake gets its own name and only the device checks' points.  The device checks are public, so
 that a student sees what went wrong on a GPU they may not have.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.datasets import read_csv
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.course.datasets import read_csv
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 LEARNING_RATE = 0.1

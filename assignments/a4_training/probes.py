@@ -4,7 +4,7 @@ The training functions are called on the grader's own small model (`ProbeNet`, w
 mode and the devices of every forward pass) and loss (`RecordingLoss`, which records the devices
 of logits and labels), so each check sees one function of the student's at a time.
 
-Devices: every run happens inside the simulated accelerator (autograder.devicesim), installed in
+Devices: every run happens inside the simulated accelerator (tensorgrade.checking.inside.devicesim), installed in
 this sandboxed process only.  CPU runs send hard-coded 'cuda'/'mps' to the CPU, so the rest of a
 submission is graded on its merits; device runs give the code the simulated `gpu:0` and record
 every device mistake.  A test on a machine with CUDA passes `real_device: "cuda"` in the inputs to
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need
 
 SIMULATED_DEVICE = "gpu"
 
@@ -73,7 +73,7 @@ class Devices:
                 self.device = torch.device("cuda", torch.cuda.current_device())
             self.kind = "real"
         else:
-            from autograder.devicesim import SimulatedAccelerator
+            from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
 
             self.sim = SimulatedAccelerator.install(name=SIMULATED_DEVICE, cuda_available=True)
             self.device = self.sim.device

@@ -1,7 +1,7 @@
 """Public checks for a5_evaluation: inputs drawn by the grader, judged outside the sandbox.
 
 Images come from the rows students are given (data/mnist_train.csv, written by `make data` from
-autograder.datasets.student_rows()); the held-out rows, whose labels never enter a sandbox, are used
+tensorgrade.course.datasets.student_rows()); the held-out rows, whose labels never enter a sandbox, are used
 by a hidden check only. Device checks (`*.device`) have their own points: a mistake that shows only
 on a GPU costs only those.
 """
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.datasets import read_csv
-from autograder.judging import failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.course.datasets import read_csv
+from tensorgrade.checking.outside.judging import failed, passed
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 ACCURACY_TOLERANCE = 1e-6  # float32 means of 0/1 values against exact fractions

@@ -3,7 +3,7 @@
 Images arrive as MNIST pixels (uint8, 0..255) and are scaled as in the course: float32 / 255, shape
 (B, 784); labels arrive as int64. Probes return plain data; the judges outside decide.
 
-Every call of the student's code runs inside the simulated accelerator of `autograder.devicesim`
+Every call of the student's code runs inside the simulated accelerator of `tensorgrade.checking.inside.devicesim`
 (installed in this sandboxed process only). CPU runs see no CUDA and send a hard-coded 'cuda'/'mps'
 to the CPU, so the rest of a submission is graded on its merits and only the device checks pay for
 such a mistake. Device probes (`*_device`) then call the function again with the simulated `gpu:0`
@@ -23,7 +23,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._pytree import tree_flatten
 
-from autograder.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need
 
 MISMATCH = "Expected all tensors to be on the same device"
 CELL_FILE_PREFIX = "<ipython-input-"
@@ -52,7 +52,7 @@ def mnist_loader(pixels, labels, batch_size, shuffle=False, collate_fn=None):
 
 def simulator():
     """The simulated accelerator, installed once per process."""
-    from autograder.devicesim import SimulatedAccelerator
+    from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
 
     return SimulatedAccelerator.install(name="gpu", cuda_available=True)
 

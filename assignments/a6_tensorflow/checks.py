@@ -6,9 +6,9 @@ on the same inputs with float32 tolerances.
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, passed
-from autograder.tensorflow_checks import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, passed
+from tensorgrade.checking.tensorflow_checks import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
 
 
 def sizes(rng, low, high, n):

@@ -8,8 +8,8 @@ descriptions: the judges outside never see a TensorFlow object.
 import numpy as np
 import tensorflow as tf
 
-from autograder.probing import need
-from autograder.tensorflow_checks import TapeRecorder, as_array, assign_if_fits, f32, kind, weights_structure
+from tensorgrade.checking.inside.probing import need
+from tensorgrade.checking.tensorflow_checks import TapeRecorder, as_array, assign_if_fits, f32, kind, weights_structure
 
 
 def linear_model(ns, inputs):

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, jacobian_mismatch, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, jacobian_mismatch, passed
 
 
 def poly_inputs(rng):

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from autograder.probing import describe_value, need, need_subclass
+from tensorgrade.checking.inside.probing import describe_value, need, need_subclass
 
 
 def _floats(values):

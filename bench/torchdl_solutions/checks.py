@@ -3,8 +3,8 @@ so that the benchmark's agreement column compares like with like."""
 
 import math
 
-from autograder.checks import Check
-from autograder.judging import failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import failed, passed
 
 Q1_MAX_LOSS = 20.0
 Q3_MAX_MSE = 1e-2

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from autograder.probing import need
+from tensorgrade.checking.inside.probing import need
 
 
 def trained_polynomial(ns, inputs):

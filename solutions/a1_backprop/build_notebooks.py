@@ -9,7 +9,7 @@ diagnosis it should get.
 
 from pathlib import Path
 
-from autograder.authoring import edit, write_course_notebooks
+from tensorgrade.course.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"
@@ -25,7 +25,7 @@ In this assignment you do it yourself, with NumPy only:
 3. **`fit_poly`**: gradient descent with that gradient;
 4. **NumPy only**: no `torch` and no automatic differentiation inside these functions.
 
-Run the public checks at any time with `autograder check a1_backprop.ipynb`.
+Run the public checks at any time with `tensorgrade check a1_backprop.ipynb`.
 Only the functions named above are graded; add cells of your own freely."""
 
 IMPORTS = """import math

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
 HERE = Path(__file__).parent
 

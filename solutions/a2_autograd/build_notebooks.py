@@ -23,7 +23,7 @@ chain rule through them. In this assignment you extend it yourself:
 2. **`Polynomial3`**, an `nn.Module` whose four coefficients are trainable parameters;
 3. **`train_legendre`**, a gradient-descent loop written by hand with `torch.no_grad()`.
 
-Run the public checks at any time with `autograder check a2_autograd.ipynb`.
+Run the public checks at any time with `tensorgrade check a2_autograd.ipynb`.
 Only the functions and classes named below are graded; add cells of your own freely."""
 
 IMPORTS = """import math
@@ -150,10 +150,10 @@ TRY_CODE = """# x = torch.linspace(-math.pi, math.pi, 2000)
 
 
 def notebook(q1: str, q2: str, q3: str, extra: list[str] = ()) -> nbformat.NotebookNode:
-    given = {"autograder": {"given": True}}
+    given = {"tensorgrade": {"given": True}}
 
     def answer(question: str) -> dict:
-        return {"autograder": {"answer": True, "question": question}}
+        return {"tensorgrade": {"answer": True, "question": question}}
 
     cells = [
         new_markdown_cell(INTRO),
@@ -171,7 +171,7 @@ def notebook(q1: str, q2: str, q3: str, extra: list[str] = ()) -> nbformat.Noteb
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
-        "autograder": {"assignment": "a2_autograd", "version": "1.0"},
+        "tensorgrade": {"assignment": "a2_autograd", "version": "1.0"},
     })
     nbformat.validate(nb)
     return nb

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, jacobian_mismatch, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, jacobian_mismatch, passed
 
 THRESHOLDS = json.loads((Path(__file__).parent / "thresholds.json").read_text())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from autograder.checks import check_rng
+from tensorgrade.checking.checks import check_rng
 
 HERE = Path(__file__).resolve().parent
 SEEDS = 25

@@ -9,7 +9,7 @@ must carry (tests/test_course.py checks both).
 
 from pathlib import Path
 
-from autograder.authoring import edit, write_course_notebooks
+from tensorgrade.course.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"
@@ -29,7 +29,7 @@ In this assignment you write both for real MNIST digits stored as a CSV file:
 1. **`MnistDataset`**, a `torch.utils.data.Dataset` over such a file;
 2. **`make_loader`**, which wraps any dataset in a `DataLoader`.
 
-Run the public checks at any time with `autograder check a3_dataset.ipynb`. At grading, your
+Run the public checks at any time with `tensorgrade check a3_dataset.ipynb`. At grading, your
 classes are also run on CSV files you have never seen, with other rows in another order, so nothing
 may depend on `data/mnist_train.csv` itself. Only the names above are graded; add cells of your
 own freely."""

@@ -3,8 +3,8 @@
 import importlib.util
 from pathlib import Path
 
-from autograder.checks import Check
-from autograder.judging import failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import failed, passed
 
 # Timing is only a secondary signal (the file rewrite and the open count decide first): an item
 # must be both this many times slower than the reference's and slower than SLOW_ITEM_SECONDS, as a

@@ -10,7 +10,7 @@ checks' points; the others make one training mistake and keep the device checks'
 
 from pathlib import Path
 
-from autograder.authoring import edit, write_course_notebooks
+from tensorgrade.course.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"
@@ -38,7 +38,7 @@ model there once, moves every batch there, and never writes `'cuda:0'` or `'mps'
 
 The grader also runs your functions on a (simulated) GPU and checks that they give the same numbers
 as on the CPU, so device mistakes show up even on a machine without one. Run the public checks at
-any time with `autograder check a4_training.ipynb`. Only the functions named above are graded; add
+any time with `tensorgrade check a4_training.ipynb`. Only the functions named above are graded; add
 cells of your own freely."""
 
 IMPORTS = """import numpy as np

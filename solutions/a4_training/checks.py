@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.judging import compare, failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.checking.outside.judging import compare, failed, passed
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = json.loads((HERE / "thresholds.json").read_text())

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.probing import need
+from tensorgrade.checking.inside.probing import need
 
 
 class Net(nn.Module):
@@ -35,7 +35,7 @@ def _loader(inputs):
 
 def _on_cpu():
     """As the public probes' CPU runs: a hard-coded 'cuda'/'mps' goes to the CPU (and is recorded)."""
-    from autograder.devicesim import SimulatedAccelerator
+    from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
 
     return SimulatedAccelerator.install(name="gpu", cuda_available=True).active(cuda_available=False,
                                                                                   hardcoded_to="cpu")

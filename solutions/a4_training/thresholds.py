@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from autograder.checks import check_rng
+from tensorgrade.checking.checks import check_rng
 
 HERE = Path(__file__).resolve().parent
 PUBLIC = HERE.parents[1] / "assignments" / "a4_training"

@@ -9,7 +9,7 @@ must carry (tests/test_course.py checks both).
 
 from pathlib import Path
 
-from autograder.authoring import edit, write_course_notebooks
+from tensorgrade.course.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"
@@ -28,7 +28,7 @@ did not train on. In this assignment you write the evaluation side of a PyTorch 
 Your code must work on whatever device it is given: the grader also runs it on a GPU (a simulated one
 when the grading machine has none), and mistakes that only show there cost the device checks' points.
 
-Run the public checks at any time with `autograder check a5_evaluation.ipynb`.
+Run the public checks at any time with `tensorgrade check a5_evaluation.ipynb`.
 Only the functions named above are graded; add cells of your own freely."""
 
 IMPORTS = """import numpy as np
@@ -305,7 +305,7 @@ SAMPLES = {
     "cuda_call": solution(q2=edit(Q2_SOLUTION, MOVE_BATCH, "            images, labels = images.cuda(), labels.cuda()\n")),
     # cheating: looks the held-out labels up in the grader's own copy of the data, which the sandbox hides
     "reads_held_out_labels": solution(q3="""def train_classifier(train_loader, device):
-    from autograder.datasets import held_out_rows
+    from tensorgrade.course.datasets import held_out_rows
 
     rows = held_out_rows()
     answers = {tuple(pixels.tolist()): int(label) for pixels, label in zip(rows.pixels, rows.labels)}

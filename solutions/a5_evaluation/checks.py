@@ -1,7 +1,7 @@
 """Hidden checks for a5_evaluation: never released; inputs come from the secret seed.
 
 q3.held_out trains the student's classifier on the rows students have and sends only the held-out
-IMAGES into the sandbox; the judge computes the accuracy here, from autograder.datasets'
+IMAGES into the sandbox; the judge computes the accuracy here, from tensorgrade.course.datasets'
 held_out_rows().labels, which never enter a sandbox. The threshold comes from the reference's spread
 over many seeds (thresholds.py writes thresholds.json).
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks import Check
-from autograder.datasets import held_out_rows, student_rows
-from autograder.judging import failed, passed
+from tensorgrade.checking.checks import Check
+from tensorgrade.course.datasets import held_out_rows, student_rows
+from tensorgrade.checking.outside.judging import failed, passed
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = json.loads((HERE / "thresholds.json").read_text())

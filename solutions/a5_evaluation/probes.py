@@ -12,7 +12,7 @@ import time
 import numpy as np
 import torch
 
-from autograder.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need
 
 
 def _as_images(pixels):
@@ -21,7 +21,7 @@ def _as_images(pixels):
 
 
 def _cpu_only():
-    from autograder.devicesim import SimulatedAccelerator
+    from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
 
     return SimulatedAccelerator.install(name="gpu", cuda_available=True).active(cuda_available=False,
                                                                                  hardcoded_to="cpu")

@@ -10,7 +10,7 @@ with the held-out labels, as the judge does. The threshold is the reference's wo
 MARGIN, rounded down to a multiple of 0.005: every reasonable classifier passes, one that did not learn
 (chance level, about 0.1) or a plain linear model trained briefly does not.
 
-The probe runs the reference inside the simulated accelerator (autograder.devicesim), which installs
+The probe runs the reference inside the simulated accelerator (tensorgrade.checking.inside.devicesim), which installs
 itself process-wide: this script is a process of its own for that reason; never import it elsewhere.
 """
 
@@ -25,8 +25,8 @@ import nbformat
 import numpy as np
 import torch
 
-from autograder.checks import check_rng
-from autograder.datasets import held_out_rows
+from tensorgrade.checking.checks import check_rng
+from tensorgrade.course.datasets import held_out_rows
 
 HERE = Path(__file__).resolve().parent
 SEEDS = 25
@@ -37,7 +37,7 @@ def reference_namespace() -> dict:
     namespace: dict = {"__name__": "reference"}
     for cell in nbformat.read(HERE / "solution.ipynb", as_version=4).cells:
         # The imports and the answers; not the data cell, which reads the CSV relative to the notebook.
-        if cell.get("id") == "imports" or cell.metadata.get("autograder", {}).get("answer"):
+        if cell.get("id") == "imports" or cell.metadata.get("tensorgrade", {}).get("answer"):
             exec(cell.source, namespace)
     return namespace
 

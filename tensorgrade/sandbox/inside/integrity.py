@@ -1,0 +1,296 @@
+"""What a submission did to the interpreter it ran in, and undoing it before probes run.
+
+Taken in the student's process before the first cell: the identity of every attribute of the
+modules and classes probes rely on (the grader's own included), the body (`__code__`) and default
+arguments of every function among them, IPython's transformer lists, sys.modules entries, the
+SIGINT handler and signal mask the grader interrupts cells with, and global torch state (grad mode,
+default dtype, function and dispatch modes).  After every cell, anything replaced is reported to the
+TA as an integrity finding and put back; before each probe the global state that shapes results is
+put back too, so probes observe the student's definitions on genuine torch/numpy/builtins.
+(Verdicts are computed outside the sandbox anyway; restoring keeps the probe *observations* honest.)
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import signal
+import sys
+import threading
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+WATCHED_MODULES = (
+    "builtins", "math", "operator", "json", "base64", "random", "copy", "functools", "numbers",
+    "numpy", "numpy.testing", "numpy.linalg",
+    "torch", "torch.nn", "torch.nn.functional", "torch.testing", "torch.autograd",
+    "torch.autograd.gradcheck", "torch.optim", "torch.utils.data",
+    "tensorgrade.sandbox.transport", "tensorgrade.checking.inside.probing", "tensorgrade.sandbox.inside.kernel", "tensorgrade.sandbox.inside.integrity",
+)
+WATCHED_CLASSES = (
+    ("torch", "Tensor"), ("torch.nn", "Module"), ("torch.nn", "Parameter"),
+    ("torch.autograd", "Function"), ("torch.optim", "Optimizer"), ("torch.utils.data", "DataLoader"),
+    # the grader's own classes in the student's process: replacing their methods must not switch
+    # off this very reset, the messages or the transport
+    ("tensorgrade.sandbox.inside.kernel", "StudentSession"), ("tensorgrade.sandbox.inside.kernel", "Channel"),
+    ("tensorgrade.sandbox.inside.integrity", "Baseline"), ("tensorgrade.sandbox.transport", "OpaqueObject"),
+)
+FUNCTION_STATE = ("__code__", "__defaults__", "__kwdefaults__")
+# (path from the shell to the object holding the list, attribute): every hook that rewrites cells.
+TRANSFORMER_LISTS = (("", "input_transformers_post"), ("", "ast_transformers"),
+                     ("input_transformer_manager", "cleanup_transforms"),
+                     ("input_transformer_manager", "line_transforms"),
+                     ("input_transformer_manager", "token_transformers"))
+# IPython rebinds these per cell; they are not the student's doing.
+IGNORED_NAMES = {"_", "__", "___", "_i", "_ii", "_iii", "_oh", "_dh", "In", "Out", "get_ipython",
+                 "exit", "quit", "display", "__IPYTHON__", "__builtins__"}
+
+
+def _describe(value: Any) -> str:
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        where = code.co_filename
+        if where.startswith("<ipython-input-"):
+            where = "a notebook cell"
+        return f"{getattr(value, '__qualname__', 'a function')} defined in {where}"
+    return f"{type(value).__name__} object"
+
+
+THREAD_NOTE = " thread(s) started by the notebook still running"
+
+
+def is_thread_note(finding: str) -> bool:
+    return THREAD_NOTE in finding
+
+
+def shapes_observations(finding: str) -> bool:
+    """Whether a change made while a probe ran can have shaped what it observed (replaced functions,
+    classes, transformers, trace functions, modules, torch modes), as opposed to state left behind
+    that the next probe's reset undoes (threads, signal handlers and masks, timers, grad mode, dtype)."""
+    if is_thread_note(finding) or "signal" in finding or "SIG" in finding:
+        return False
+    return not finding.startswith("torch's ") or "modes" in finding
+
+
+def _handler(value: Any) -> str:
+    return value.name if isinstance(value, signal.Handlers) else _describe(value)
+
+
+def _functions(namespace: dict, prefix: str) -> dict[str, types.FunctionType]:
+    """The Python functions a module or class namespace holds (methods, static/class methods, the
+    accessors of properties), by a name for messages."""
+    found = {}
+    for key, value in list(namespace.items()):
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            for part in ("fget", "fset", "fdel"):
+                function = getattr(value, part)
+                if isinstance(function, types.FunctionType):
+                    found[f"{prefix}.{key}.{part}"] = function
+        elif isinstance(value, types.FunctionType):
+            found[f"{prefix}.{key}"] = value
+    return found
+
+
+def _signal_state() -> tuple[dict[int, Any], set[int]]:
+    handlers = {}
+    # Not SIGCHLD: DataLoader workers install their own handler, which shapes no observation.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF,
+                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU):
+        handlers[int(number)] = signal.getsignal(number)
+    return handlers, {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
+
+
+def _torch_state() -> dict[str, Any]:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    return {"grad mode": torch.is_grad_enabled(), "default dtype": torch.get_default_dtype(),
+            "anomaly detection": torch.is_anomaly_enabled(),
+            "function modes": torch._C._len_torch_function_stack(),
+            "dispatch modes": torch._C._len_torch_dispatch_stack()}
+
+
+@dataclass
+class Baseline:
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    module_objects: dict[str, Any] = field(default_factory=dict)
+    classes: dict[str, tuple[type, dict[str, Any]]] = field(default_factory=dict)
+    transformers: dict[tuple[str, str], tuple[object, list, list]] = field(default_factory=dict)
+    functions: dict[str, tuple[types.FunctionType, tuple]] = field(default_factory=dict)
+    signals: tuple[dict[int, Any], set[int]] = field(default_factory=lambda: ({}, set()))
+    torch: dict[str, Any] = field(default_factory=dict)
+    import_hooks: tuple[list, list] = field(default_factory=lambda: ([], []))
+
+    @classmethod
+    def capture(cls, shell) -> "Baseline":
+        baseline = cls()
+        for name in WATCHED_MODULES:
+            module = sys.modules.get(name)
+            if module is None:
+                try:
+                    module = importlib.import_module(name)
+                except Exception:
+                    continue
+            baseline.module_objects[name] = module
+            baseline.modules[name] = dict(vars(module))
+        for module_name, class_name in WATCHED_CLASSES:
+            module = baseline.module_objects.get(module_name)
+            klass = getattr(module, class_name, None) if module else None
+            if isinstance(klass, type):
+                baseline.classes[f"{module_name}.{class_name}"] = (klass, dict(vars(klass)))
+        namespaces = [(name, vars(module)) for name, module in baseline.module_objects.items()]
+        namespaces += [(name, vars(klass)) for name, (klass, _) in baseline.classes.items()]
+        for prefix, namespace in namespaces:
+            for name, function in _functions(namespace, prefix).items():
+                baseline.functions[name] = (function, tuple(getattr(function, a) for a in FUNCTION_STATE))
+        baseline.signals = _signal_state()
+        baseline.torch = _torch_state()
+        baseline.import_hooks = (list(sys.meta_path), list(sys.path_hooks))
+        for owner_name, attr in TRANSFORMER_LISTS:
+            owner = getattr(shell, owner_name) if owner_name else shell
+            current = getattr(owner, attr, None)
+            if isinstance(current, list):
+                baseline.transformers[(owner_name, attr)] = (owner, current, list(current))
+        return baseline
+
+    def findings(self, shell) -> list[str]:
+        """What differs from the baseline.  Builtins are compared and put back first, using only
+        dict operations and `is`, because the rest of this code needs genuine builtins."""
+        builtins_now = vars(builtins)
+        builtins_then = self.modules["builtins"]
+        changed = [key for key, value in builtins_then.items()
+                   if key not in IGNORED_NAMES and key in builtins_now and builtins_now[key] is not value]
+        replaced = {key: builtins_now[key] for key in changed}
+        for key in changed:
+            builtins_now[key] = builtins_then[key]
+        found = [f"builtins.{key} was replaced by {_describe(value)}" for key, value in replaced.items()]
+        for name, module in self.module_objects.items():
+            if sys.modules.get(name) is not module:
+                found.append(f"sys.modules[{name!r}] was replaced by {_describe(sys.modules.get(name))}")
+            if name == "builtins":
+                continue
+            current = vars(module)
+            for key, original in self.modules[name].items():
+                if key in IGNORED_NAMES or key not in current:
+                    continue
+                if current[key] is not original and (callable(original) or isinstance(original, type)):
+                    found.append(f"{name}.{key} was replaced by {_describe(current[key])}")
+        for qualname, (klass, original) in self.classes.items():
+            current = vars(klass)
+            for key in set(current) | set(original):
+                if current.get(key) is not original.get(key):
+                    action = "added" if key not in original else "replaced"
+                    found.append(f"{qualname}.{key} was {action} ({_describe(current.get(key))})")
+        for (owner_name, attr), (owner, _, original) in self.transformers.items():
+            added = [t for t in getattr(owner, attr, None) or [] if t not in original]
+            if added:
+                found.append(f"IPython {owner_name + '.' if owner_name else ''}{attr} was given {len(added)} new transformer(s): "
+                             + ", ".join(_describe(t) for t in added))
+        for name, (function, state) in self.functions.items():
+            for attribute, original in zip(FUNCTION_STATE, state):
+                current = getattr(function, attribute)
+                if current is not original:
+                    what = ("was given another body (its __code__ replaced)" if attribute == "__code__"
+                            else f"had its default arguments replaced ({attribute})")
+                    found.append(f"{name} {what}")
+        handlers, mask = self.signals
+        if signal.getsignal(signal.SIGINT) is not handlers[int(signal.SIGINT)]:
+            found.append(f"the SIGINT handler (the grader's interrupt) was replaced by "
+                         f"{_handler(signal.getsignal(signal.SIGINT))}")
+        blocked = {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])} - mask
+        if blocked:
+            found.append("signals were blocked: " + ", ".join(sorted(signal.Signals(s).name for s in blocked)))
+        if sys.gettrace() is not None:
+            found.append(f"a trace function was installed (sys.settrace: {_describe(sys.gettrace())})")
+        if sys.getprofile() is not None:
+            found.append("a profile function was installed (sys.setprofile)")
+        extra_threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        if extra_threads:
+            found.append(f"{len(extra_threads)}{THREAD_NOTE}: "
+                         + ", ".join(extra_threads[:5]))
+        return sorted(set(found))
+
+    def restore(self, shell) -> None:
+        for name, module in self.module_objects.items():
+            sys.modules[name] = module
+            current = vars(module)
+            for key, original in self.modules[name].items():
+                if key not in IGNORED_NAMES and current.get(key, original) is not original:
+                    setattr(module, key, original)
+        for klass, original in self.classes.values():
+            for key in set(vars(klass)) - set(original):
+                try:
+                    delattr(klass, key)
+                except (AttributeError, TypeError):
+                    pass
+            for key, value in original.items():
+                if vars(klass).get(key) is not value:
+                    try:
+                        setattr(klass, key, value)
+                    except (AttributeError, TypeError):
+                        pass
+        for function, state in self.functions.values():
+            for attribute, original in zip(FUNCTION_STATE, state):
+                if getattr(function, attribute) is not original:
+                    setattr(function, attribute, original)
+        handlers, mask = self.signals
+        if signal.getsignal(signal.SIGINT) is not handlers[int(signal.SIGINT)]:
+            signal.signal(signal.SIGINT, handlers[int(signal.SIGINT)])
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        self.restore_transformers(shell)
+        sys.settrace(None)
+        sys.setprofile(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        threading.setprofile(None)  # type: ignore[arg-type]
+        builtins.__import__ = self.modules["builtins"]["__import__"]
+
+    def state_findings(self) -> list[str]:
+        """Process-wide state that shapes what a probe computes, changed since the baseline."""
+        found = []
+        handlers, _ = self.signals
+        for number, original in handlers.items():
+            if number != signal.SIGINT and signal.getsignal(number) is not original:
+                found.append(f"the {signal.Signals(number).name} handler was replaced by "
+                             f"{_handler(signal.getsignal(number))}")
+        if any(signal.getitimer(timer)[0] for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)):
+            found.append("a timer signal (signal.alarm / setitimer) was left running")
+        for key, value in _torch_state().items():
+            if value != self.torch.get(key):
+                found.append(f"torch's {key} was left at {value} (the grader runs checks at {self.torch.get(key)})")
+        if list(sys.meta_path) != self.import_hooks[0] or list(sys.path_hooks) != self.import_hooks[1]:
+            found.append("import hooks were added (sys.meta_path / sys.path_hooks)")
+        return found
+
+    def restore_state(self) -> None:
+        """Put back what `state_findings` looks at, before a probe: checks run in the conditions
+        the reference ran in, whatever modes, defaults or handlers the notebook left behind."""
+        handlers, mask = self.signals
+        for number, original in handlers.items():
+            if signal.getsignal(number) is not original:
+                signal.signal(number, original)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)
+        torch = sys.modules.get("torch")
+        if torch is not None and self.torch:
+            while torch._C._len_torch_function_stack() > self.torch["function modes"]:
+                torch._C._pop_torch_function_stack()
+            while torch._C._len_torch_dispatch_stack() > self.torch["dispatch modes"]:
+                torch._C._pop_torch_dispatch_stack()
+            torch.set_grad_enabled(self.torch["grad mode"])
+            torch.set_default_dtype(self.torch["default dtype"])
+            torch.set_anomaly_enabled(self.torch["anomaly detection"])
+        sys.meta_path[:] = self.import_hooks[0]
+        sys.path_hooks[:] = self.import_hooks[1]
+
+    def restore_transformers(self, shell) -> None:
+        for (owner_name, attr), (owner, original_list, contents) in self.transformers.items():
+            original_list[:] = contents
+            if getattr(owner, attr, None) is not original_list:
+                try:
+                    setattr(owner, attr, original_list)
+                except AttributeError:
+                    pass
