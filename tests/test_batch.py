@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from tensorgrade.classroom import batch
+from tensorgrade.classroom import batch, discovery
 from tensorgrade.classroom.gradebook import Gradebook
 from tensorgrade.grading.results import SubmissionResult
 from conftest import ROOT, write_notebook
@@ -150,7 +150,7 @@ def test_changed_notebook_is_regraded_alone_and_force_regrades_all(class_folder,
         from tensorgrade.course.assignment import load_assignment
 
         assignment = load_assignment(A2)
-        found = batch.discover_folder(own_folder)
+        found = discovery.discover_folder(own_folder)
         unforced = batch.run_batch(assignment, found.submissions, RecordingExecutor(), gradebook)
         assert handed == [] and len(unforced.skipped) == CLASS_SIZE
         forced = batch.run_batch(assignment, found.submissions, RecordingExecutor(), gradebook, force=True)
@@ -211,7 +211,7 @@ def test_folders_and_flat_files_give_student_ids(tmp_path):
     (nested / "bob" / ".ipynb_checkpoints").mkdir()
     write_notebook(nested / "bob" / ".ipynb_checkpoints" / "mine-checkpoint.ipynb", ["3"])
     (nested / "ada" / "notes.txt").write_text("not a notebook")
-    found = batch.discover_folder(nested)
+    found = discovery.discover_folder(nested)
     assert [(s.student, s.path.name) for s in found.submissions] == [("ada", "a2_autograd.ipynb"), ("bob", "mine.ipynb")]
     assert found.warnings == [] and found.ignored == [str(nested / "ada" / "notes.txt")]
     assert found.submissions[0].content_hash == hashlib.sha256((nested / "ada" / "a2_autograd.ipynb").read_bytes()).hexdigest()
@@ -220,7 +220,7 @@ def test_folders_and_flat_files_give_student_ids(tmp_path):
     flat.mkdir()
     for name in ("carol", "dave"):
         write_notebook(flat / f"{name}.ipynb", [name])
-    found = batch.discover_folder(flat)
+    found = discovery.discover_folder(flat)
     assert [s.student for s in found.submissions] == ["carol", "dave"]
     assert found.layout == "one file per student (file name)"
 
@@ -232,7 +232,7 @@ def test_two_notebooks_for_one_student_warn_and_grade_the_newest(tmp_path):
     new = write_notebook(folder / "a2_autograd_final.ipynb", ["new"])
     os.utime(old, (1_700_000_000, 1_700_000_000))
     os.utime(new, (1_700_000_500, 1_700_000_500))
-    found = batch.discover_folder(tmp_path / "submissions")
+    found = discovery.discover_folder(tmp_path / "submissions")
     assert [s.path for s in found.submissions] == [new]
     [warning] = found.warnings
     assert str(old) in warning and str(new) in warning and f"grading the newest, {new}" in warning
@@ -263,7 +263,7 @@ def test_canvas_download_zip(tmp_path):
         "__MACOSX/._doejane_12345_67890_a2_autograd.ipynb": b"resource fork",
     }, times={"roejim_LATE_22222_33333_a2_autograd.ipynb": (2026, 3, 1, 9, 0, 0),
               "roejim_LATE_22222_33334_a2_autograd-1.ipynb": (2026, 3, 2, 9, 0, 0)})
-    with batch.ExtractedArchive(archive) as found:
+    with discovery.ExtractedArchive(archive) as found:
         extracted_into = found.submissions[0].path.parent
         by_student = {s.student: s for s in found.submissions}
         assert sorted(by_student) == ["doejane", "leeann_44444", "leeann_66666", "roejim"]
@@ -285,8 +285,8 @@ def test_canvas_download_zip(tmp_path):
 ])
 def test_unsafe_archives_are_refused_whole(tmp_path, members, reason):
     archive = _zip(tmp_path / "submissions.zip", {"fine_1_2_a2.ipynb": b"{}", **members})
-    with pytest.raises(batch.UnsafeArchive, match=reason):
-        with batch.ExtractedArchive(archive):
+    with pytest.raises(discovery.UnsafeArchive, match=reason):
+        with discovery.ExtractedArchive(archive):
             pass
     assert not (tmp_path / "escape.ipynb").exists()
 
@@ -297,11 +297,11 @@ def test_links_and_member_counts_are_refused(tmp_path):
         link = zipfile.ZipInfo("student/a2_autograd.ipynb")
         link.external_attr = 0o120777 << 16  # a symbolic link to /etc/passwd
         bundle.writestr(link, "/etc/passwd")
-    with pytest.raises(batch.UnsafeArchive, match="symbolic link"):
-        batch.extract_archive(archive, tmp_path / "out")
+    with pytest.raises(discovery.UnsafeArchive, match="symbolic link"):
+        discovery.extract_archive(archive, tmp_path / "out")
     many = _zip(tmp_path / "many.zip", {f"s{i}.ipynb": b"{}" for i in range(30)})
-    with pytest.raises(batch.UnsafeArchive, match="30 members, over the cap of 20"):
-        batch.extract_archive(many, tmp_path / "out", batch.ArchiveLimits(max_members=20))
+    with pytest.raises(discovery.UnsafeArchive, match="30 members, over the cap of 20"):
+        discovery.extract_archive(many, tmp_path / "out", discovery.ArchiveLimits(max_members=20))
     proc = cli("grade", str(A2), str(_zip(tmp_path / "evil.zip", {"../../x.ipynb": b"{}"})), "--dry-run")
     assert proc.returncode == 2 and "refused: member '../../x.ipynb' would be written outside" in proc.stdout
 
@@ -333,7 +333,7 @@ def test_one_crashing_grading_never_stops_the_batch(tmp_path, monkeypatch):
     from tensorgrade.course.assignment import load_assignment
 
     assignment = load_assignment(A2)
-    found = batch.discover_folder(tmp_path)
+    found = discovery.discover_folder(tmp_path)
     with Gradebook(tmp_path / "grades.db") as gradebook:
         outcome = batch.run_batch(assignment, found.submissions, batch.LocalExecutor(assignment, jobs=2), gradebook)
         statuses = {item.submission.student: item.result.status for item in outcome.items}

@@ -90,7 +90,7 @@ def test_install_hint_names_the_package_extra_of_that_name():
 
 
 def test_gradescope_setup_installs_the_extras_an_assignment_preloads(tmp_path):
-    from tensorgrade.classroom.exports import build_gradescope_zip
+    from tensorgrade.classroom.gradescope import build_gradescope_zip
 
     for assignment_id, line in (("a6_tensorflow", '"$VENV/bin/pip" install "$SOURCE/package[tensorflow]"'),
                                 ("a2_autograd", '"$VENV/bin/pip" install "$SOURCE/package"\n')):

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 import yaml
 
-from tensorgrade.classroom import batch
+from tensorgrade.classroom import batch, discovery
 from tensorgrade.sandbox.host import layers as isolation
 from tensorgrade.course.assignment import load_assignment
-from tensorgrade.classroom.exports import gradescope_results
+from tensorgrade.classroom.gradescope import gradescope_results
 from tensorgrade.classroom.gradebook import Gradebook
 from tensorgrade.grading.grader import draw_all_inputs
 from tensorgrade.reports.report import report_view
@@ -161,12 +161,12 @@ def corpus(tmp_path_factory):
     try:
         with Gradebook(gradebook_dir / "grades.db") as gradebook:
             a1 = fast(course, "a1_backprop")
-            with batch.ExtractedArchive(lms) as found:
+            with discovery.ExtractedArchive(lms) as found:
                 outcome["a1_found"] = found
                 outcome["a1"] = batch.run_batch(a1, found.submissions, batch.LocalExecutor(a1, jobs=JOBS), gradebook)
             a1_rows = gradings(gradebook_dir / "grades.db", "a1_backprop")
             a2 = fast(course, "a2_autograd")
-            found = batch.discover_folder(folder)
+            found = discovery.discover_folder(folder)
             outcome["a2_found"] = found
             outcome["a2"] = batch.run_batch(a2, found.submissions, batch.LocalExecutor(a2, jobs=JOBS), gradebook)
             outcome["a1_rows_before"], outcome["a1_rows_after"] = a1_rows, gradings(gradebook_dir / "grades.db",
@@ -175,9 +175,9 @@ def corpus(tmp_path_factory):
         for name, archive in archives.items():
             archive_started = time.perf_counter()
             try:
-                with batch.ExtractedArchive(archive):
+                with discovery.ExtractedArchive(archive):
                     outcome["archives"][name] = "extracted"
-            except batch.UnsafeArchive as exc:
+            except discovery.UnsafeArchive as exc:
                 outcome["archives"][name] = str(exc)
             outcome["archives"][name + ":seconds"] = time.perf_counter() - archive_started
     finally:

@@ -117,7 +117,7 @@ def wants_batch(args: argparse.Namespace) -> bool:
 def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> int:
     from contextlib import ExitStack
 
-    from tensorgrade.classroom import batch
+    from tensorgrade.classroom import batch, discovery, display
     from tensorgrade.sandbox.host.workers import GraderEnvironmentError
     from tensorgrade.grading.grader import ReferenceFailure
 
@@ -128,15 +128,15 @@ def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> i
             path = Path(item)
             try:
                 if path.is_dir():
-                    discoveries.append(batch.discover_folder(path))
+                    discoveries.append(discovery.discover_folder(path))
                 elif item.lower().endswith(".zip"):
-                    discoveries.append(stack.enter_context(batch.ExtractedArchive(path)))
+                    discoveries.append(stack.enter_context(discovery.ExtractedArchive(path)))
                 else:
-                    discoveries.append(batch.single_file(path))
-            except batch.UnsafeArchive as exc:
+                    discoveries.append(discovery.single_file(path))
+            except discovery.UnsafeArchive as exc:
                 say(f"[red]error:[/red] {escape(str(exc))}")
                 return 2
-        found = batch.merge_discoveries(discoveries)
+        found = discovery.merge_discoveries(discoveries)
         if not found.submissions:
             say(f"[red]error:[/red] no notebooks found in {escape(' '.join(args.submissions))}")
             return 2
@@ -172,14 +172,14 @@ def cmd_grade_batch(args: argparse.Namespace, assignment, console: Console) -> i
         else:
             executor = batch.LocalExecutor(assignment, jobs=args.jobs)
         try:
-            with batch.RichBatchDisplay(console, details=args.details, print_result=print_result) as display:
+            with display.RichBatchDisplay(console, details=args.details, print_result=print_result) as live:
                 outcome = batch.run_batch(assignment, found.submissions, executor, gradebook=gradebook,
-                                          force=args.force, listener=display)
+                                          force=args.force, listener=live)
         except (ReferenceFailure, GraderEnvironmentError) as exc:
             say(f"[red]error:[/red] {escape(str(exc))}")
             return 2
-        console.print(batch.summary_table(outcome))
-        say(batch.outcome_line(outcome) + (f"; gradebook {escape(str(args.gradebook))}" if args.gradebook else ""))
+        console.print(display.summary_table(outcome))
+        say(display.outcome_line(outcome) + (f"; gradebook {escape(str(args.gradebook))}" if args.gradebook else ""))
         if args.json:
             Path(args.json).write_text(json.dumps([item.result.to_json() for item in outcome.items], indent=1))
             say(f"wrote {escape(args.json)}")
@@ -364,7 +364,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tensorgrade.classroom import exports
+    from tensorgrade.classroom import exports, gradescope
     from tensorgrade.classroom.gradebook import Gradebook, GradebookError
 
     say = _soft_printer(_console())
@@ -384,7 +384,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     if args.format == "gradescope":
-        written = exports.write_gradescope_results(entries, out)
+        written = gradescope.write_gradescope_results(entries, out)
         say(f"wrote {len(written)} results.json under {escape(str(out))}/<student>/")
         return 0
     if args.format == "canvas":
@@ -433,7 +433,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
     from tensorgrade.course.assignment import SpecError, load_assignment
-    from tensorgrade.classroom.exports import build_gradescope_zip
+    from tensorgrade.classroom.gradescope import build_gradescope_zip
 
     say = _soft_printer(_console())
     try:
@@ -448,7 +448,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope_run(args: argparse.Namespace) -> int:
-    from tensorgrade.classroom.exports import run_gradescope_submission
+    from tensorgrade.classroom.gradescope import run_gradescope_submission
 
     results = run_gradescope_submission(Path(args.assignment), Path(args.solutions) if args.solutions else None,
                                         Path(args.submission), Path(args.results))

@@ -1,0 +1,291 @@
+"""Finding the students in what a TA hands over: folders and zips of notebooks, archive safety.
+
+    submissions/<student>/*.ipynb      one folder per student (any depth below it)
+    submissions/<student>.ipynb        flat files, the file name is the student
+    submissions.zip                    an LMS download: either layout, or Canvas-style flat names
+                                       `lastfirst_[LATE_]<user id>_<submission id>_<file>.ipynb`
+
+A student with two notebooks is a warning naming both files; the newest (by modification time) is
+graded and the warning says so.  A zip is extracted into a private temporary folder only after every
+member was checked (no absolute paths, no `..`, no links, caps on member count, sizes and compression
+ratio); an archive that fails a check is refused whole, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+NOTEBOOK_SUFFIX = ".ipynb"
+# Folders that editors and archivers add beside real work; never a submission.
+IGNORED_FOLDERS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+# Canvas "Download submissions": <sortable name, lower case, no spaces>_[LATE_]<user id>_<submission id>_<file>
+CANVAS_NAME = re.compile(r"^(?P<name>[^_]+)_(?:(?P<late>LATE)_)?(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>.+)$")
+
+
+class UnsafeArchive(ValueError):
+    """A submissions archive refused whole: the message says which member and why."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps against zip bombs; a class's download of notebooks is far below each of them."""
+    max_members: int = 20_000
+    max_member_bytes: int = 200 * 1024 * 1024
+    max_total_bytes: int = 4 * 1024 * 1024 * 1024
+    # Notebooks compress 3-10x; a member that inflates far more than that is built to.
+    max_ratio: float = 200.0
+    ratio_applies_above_bytes: int = 1024 * 1024
+
+
+@dataclass
+class Submission:
+    student: str
+    path: Path  # the file graded: the student's notebook, or its extracted copy for a zip member
+    label: str  # what the TA sees and the gradebook stores: the path, or `archive.zip:member`
+    content_hash: str  # sha256 of the file's bytes
+    lms_id: str | None = None  # the LMS's user id (Canvas), for LMS exports
+    late: bool = False  # the LMS marked it late
+    refused: str | None = None  # why the file is not read at all (it is recorded as invalid)
+
+
+@dataclass
+class Discovery:
+    submissions: list[Submission]
+    warnings: list[str] = field(default_factory=list)
+    layout: str = ""  # how student ids were derived, for the TA
+    ignored: list[str] = field(default_factory=list)  # files that are not notebooks
+
+
+@dataclass
+class _Candidate:
+    student: str
+    path: Path
+    label: str
+    mtime: float
+    lms_id: str | None = None
+    late: bool = False
+    refused: str | None = None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _ignored(relative: PurePosixPath) -> bool:
+    return any(part in IGNORED_FOLDERS or part.startswith(".") for part in relative.parts)
+
+
+def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
+    """Every student's notebook under `root`; `label_prefix` names the archive it was extracted from."""
+    root = Path(root)
+    candidates: list[_Candidate] = []
+    ignored: list[str] = []
+    layouts: set[str] = set()
+    for path in sorted(root.rglob("*")):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        # A link is never followed: a submission folder that came from students (a repository, a
+        # shared drive) may link to the grader's files, or to another student's notebook.
+        link = path.is_symlink()
+        if not (link or path.is_file()) or _ignored(relative):
+            continue
+        label = f"{label_prefix}:{relative}" if label_prefix else str(path)
+        if path.suffix != NOTEBOOK_SUFFIX:
+            ignored.append(label)
+            continue
+        mtime = path.lstat().st_mtime
+        refused = ("a symbolic link, not a file: links in a submissions folder are not followed (they could point "
+                   "to the grader's files or another student's work); submit the notebook itself") if link else None
+        if len(relative.parts) > 1:
+            layouts.add("one folder per student")
+            candidates.append(_Candidate(relative.parts[0], path, label, mtime, refused=refused))
+            continue
+        canvas = CANVAS_NAME.match(path.name)
+        if canvas:
+            layouts.add("Canvas file names (name_[LATE_]userid_submissionid_file)")
+            candidates.append(_Candidate(canvas["name"], path, label, mtime, lms_id=canvas["user_id"],
+                                         late=bool(canvas["late"]), refused=refused))
+        else:
+            layouts.add("one file per student (file name)")
+            candidates.append(_Candidate(path.stem, path, label, mtime, refused=refused))
+    _separate_namesakes(candidates)
+    by_student: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        by_student.setdefault(candidate.student, []).append(candidate)
+    warnings: list[str] = []
+    submissions: list[Submission] = []
+    for student in sorted(by_student):
+        chosen = _newest(student, by_student[student], warnings)
+        content_hash = (hashlib.sha256(os.readlink(chosen.path).encode()).hexdigest() if chosen.refused
+                        else sha256_file(chosen.path))
+        submissions.append(Submission(student=student, path=chosen.path, label=chosen.label,
+                                      content_hash=content_hash, lms_id=chosen.lms_id,
+                                      late=chosen.late, refused=chosen.refused))
+    return Discovery(submissions, warnings, layout=" + ".join(sorted(layouts)) or "no notebooks", ignored=ignored)
+
+
+def _separate_namesakes(candidates: list[_Candidate]) -> None:
+    """Two Canvas users with the same sortable name are two students: suffix each with their user id."""
+    users: dict[str, set[str]] = {}
+    for candidate in candidates:
+        if candidate.lms_id:
+            users.setdefault(candidate.student, set()).add(candidate.lms_id)
+    for candidate in candidates:
+        if candidate.lms_id and len(users[candidate.student]) > 1:
+            candidate.student = f"{candidate.student}_{candidate.lms_id}"
+
+
+def _newest(student: str, files: list[_Candidate], warnings: list[str]) -> _Candidate:
+    if len(files) == 1:
+        return files[0]
+    ordered = sorted(files, key=lambda c: (c.mtime, c.label))
+    chosen = ordered[-1]
+    listing = ", ".join(f"{c.label} (modified {datetime.fromtimestamp(c.mtime):%Y-%m-%d %H:%M:%S})" for c in ordered)
+    tie = " (same modification time: the last by name)" if ordered[-2].mtime == chosen.mtime else ""
+    warnings.append(f"{student}: {len(files)} notebooks: {listing}; grading the newest{tie}, {chosen.label}")
+    return chosen
+
+
+def _member_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    name = info.filename.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in parts:
+        return "would be written outside the extraction folder (`..` in its path)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a symbolic link"
+    if info.flag_bits & 0x1:
+        return "is encrypted"
+    if info.file_size > limits.max_member_bytes:
+        return f"is {info.file_size} bytes uncompressed, over the cap of {limits.max_member_bytes}"
+    if (info.file_size > limits.ratio_applies_above_bytes
+            and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
+        return (f"inflates {info.file_size / max(info.compress_size, 1):.0f}x "
+                f"({info.compress_size} -> {info.file_size} bytes), over the cap of {limits.max_ratio:g}x")
+    return None
+
+
+def extract_archive(archive: Path, destination: Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
+    """Extract the archive's notebooks into `destination`, after checking every member; returns
+    the names of members that were not extracted (not notebooks).  Raises UnsafeArchive."""
+    archive = Path(archive)
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnsafeArchive(f"{archive}: not a readable zip archive ({exc})") from None
+    with bundle:
+        members = bundle.infolist()
+        if len(members) > limits.max_members:
+            raise UnsafeArchive(f"{archive}: refused: {len(members)} members, over the cap of {limits.max_members}")
+        for info in members:
+            problem = _member_problem(info, limits)
+            if problem:
+                raise UnsafeArchive(f"{archive}: refused: member {info.filename!r} {problem}")
+        declared = sum(info.file_size for info in members)
+        if declared > limits.max_total_bytes:
+            raise UnsafeArchive(f"{archive}: refused: {declared} bytes uncompressed in all, over the cap of "
+                                f"{limits.max_total_bytes}")
+        destination = Path(destination).resolve()
+        skipped: list[str] = []
+        written = 0
+        for info in members:
+            relative = PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir() or _ignored(relative):
+                continue
+            if relative.suffix != NOTEBOOK_SUFFIX:
+                skipped.append(info.filename)
+                continue
+            target = (destination / relative).resolve()
+            if destination not in target.parents:
+                raise UnsafeArchive(f"{archive}: refused: member {info.filename!r} would be written outside "
+                                    "the extraction folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # The header's sizes can lie: count what really comes out and stop at the caps.
+            member_bytes = 0
+            try:
+                with bundle.open(info) as source, open(target, "wb") as sink:
+                    for block in iter(lambda: source.read(1 << 20), b""):
+                        member_bytes += len(block)
+                        written += len(block)
+                        if member_bytes > limits.max_member_bytes or member_bytes > info.file_size:
+                            raise UnsafeArchive(f"{archive}: refused: member {info.filename!r} inflates beyond "
+                                                f"its declared size ({info.file_size} bytes)")
+                        if written > limits.max_total_bytes:
+                            raise UnsafeArchive(f"{archive}: refused: more than {limits.max_total_bytes} bytes "
+                                                "uncompressed in all")
+                        sink.write(block)
+            except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
+                raise UnsafeArchive(f"{archive}: refused: member {info.filename!r} cannot be read ({exc})") from None
+            # Keep the member's own time: the newest of two notebooks is picked by it.
+            modified = time.mktime((*info.date_time, 0, 0, -1))
+            os.utime(target, (modified, modified))
+        return skipped
+
+
+class ExtractedArchive:
+    """A context manager: the archive's notebooks in a private temporary folder, removed on exit."""
+
+    def __init__(self, archive: Path, limits: ArchiveLimits = ArchiveLimits()):
+        self.archive = Path(archive)
+        self.limits = limits
+        self.folder: Path | None = None
+
+    def __enter__(self) -> Discovery:
+        self.folder = Path(tempfile.mkdtemp(prefix="tensorgrade-submissions-"))  # 0700: grader only
+        try:
+            skipped = extract_archive(self.archive, self.folder, self.limits)
+        except BaseException:
+            self.__exit__()
+            raise
+        discovery = discover_folder(self.folder, label_prefix=str(self.archive))
+        discovery.ignored = [f"{self.archive}:{name}" for name in skipped] + discovery.ignored
+        return discovery
+
+    def __exit__(self, *exc) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def merge_discoveries(discoveries: Iterable[Discovery]) -> Discovery:
+    """Several sources at once (folders, archives, files): a student found in two is a warning too."""
+    merged = Discovery(submissions=[])
+    seen: dict[str, Submission] = {}
+    for discovery in discoveries:
+        merged.warnings += discovery.warnings
+        merged.ignored += discovery.ignored
+        merged.layout = " + ".join(filter(None, sorted({*merged.layout.split(" + "), discovery.layout})))
+        for submission in discovery.submissions:
+            earlier = seen.get(submission.student)
+            if earlier is None:
+                seen[submission.student] = submission
+                continue
+            newer = max((earlier, submission), key=lambda s: (s.path.lstat().st_mtime, s.label))
+            merged.warnings.append(f"{submission.student}: 2 notebooks: {earlier.label}, {submission.label}; "
+                                   f"grading the newest, {newer.label}")
+            seen[submission.student] = newer
+    merged.submissions = [seen[student] for student in sorted(seen)]
+    return merged
+
+
+def single_file(path: Path) -> Discovery:
+    """A notebook named on the command line: its file name is the student."""
+    path = Path(path)
+    content_hash = sha256_file(path) if path.is_file() else ""
+    return Discovery([Submission(student=path.stem, path=path, label=str(path), content_hash=content_hash)],
+                     layout="the file names of the notebooks named")

@@ -1,0 +1,242 @@
+"""Gradescope: `results.json` per student, the autograder zip, and what its `run_autograder` runs.
+
+* Gradescope `results.json`, one per student, and the one `run_autograder` writes in Gradescope;
+* a Gradescope autograder zip: `setup.sh`, `run_autograder`, this package's source, the assignment
+  and its solutions.
+
+Hidden checks never carry more than passed/failed to a student: in `results.json` their output is
+exactly that, their visibility `after_published`, and their name is the check id (no description).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import stat
+import zipfile
+from pathlib import Path
+
+from tensorgrade.classroom.exports import question_ids
+from tensorgrade.classroom.gradebook import GradebookEntry
+from tensorgrade.grading.results import CheckResult, SubmissionResult
+
+GRADESCOPE_HIDDEN_VISIBILITY = "after_published"
+# Files beside a solution that grading never reads: student samples, other fingerprints' caches.
+SOLUTION_FILES_LEFT_OUT = {"samples"}
+SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradescope results.json
+# ---------------------------------------------------------------------------------------------
+
+def _test_entry(check: CheckResult, number: str) -> dict:
+    passed = check.status == "passed"  # with an override, the status its points imply
+    if check.visibility == "public":
+        output = check.message or ("passed" if passed else "failed")
+        if check.diagnosis and check.diagnosis not in output:
+            output += f"\nDiagnosis: {check.diagnosis}"
+        tags = [check.question] + ([check.diagnosis] if check.diagnosis else [])
+        visibility = "visible"
+    else:  # hidden: passed/failed and the points, nothing of the message, diagnosis or details
+        output = "passed" if passed else "failed"
+        tags = [check.question]
+        visibility = GRADESCOPE_HIDDEN_VISIBILITY
+    return {"score": float(check.points), "max_score": float(check.max_points),
+            "status": "passed" if passed else "failed", "name": check.id, "number": number,
+            "output": output, "output_format": "text", "tags": tags, "visibility": visibility}
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    """One submission's Gradescope results.json."""
+    numbers: dict[str, int] = {}
+    tests = []
+    question_order = question_ids([result])
+    for check in result.checks:
+        numbers[check.question] = numbers.get(check.question, 0) + 1
+        tests.append(_test_entry(check, f"{question_order.index(check.question) + 1}.{numbers[check.question]}"))
+    if result.status == "graded":
+        lines = [f"Autograder score: {result.score:g} / {result.max_score:g}"]
+        for cell in result.cells:
+            if cell.status in ("error", "timeout"):
+                last = (cell.error or "").strip().splitlines()[-1:] or [""]
+                lines.append(f"cell {cell.index}: {cell.status}: {last[0]}")
+    elif result.status == "invalid":
+        lines = [f"Your submission could not be graded: {result.error}"]
+    else:  # the grader's own failure: its details are for the staff, not the student
+        lines = ["The autograder failed on your submission (not your fault); the course staff will regrade it."]
+    return {"score": float(result.score), "execution_time": int(round(result.timing.get("total", 0.0))),
+            "output": "\n".join(lines), "output_format": "text", "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests, "leaderboard": []}
+
+
+def safe_file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "student"
+
+
+def write_gradescope_results(entries: list[GradebookEntry], out_dir: Path) -> list[Path]:
+    """`out_dir/<student>/results.json` for each student."""
+    written = []
+    for entry in entries:
+        path = Path(out_dir) / safe_file_name(entry.student) / "results.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(gradescope_results(entry.result), indent=1))
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradescope autograder zip
+# ---------------------------------------------------------------------------------------------
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (use an Ubuntu 24.04 base:
+# the package needs Python 3.11 or newer).
+set -euo pipefail
+SOURCE="${{AUTOGRADER_SOURCE:-/autograder/source}}"
+VENV="${{AUTOGRADER_VENV:-/autograder/venv}}"
+apt-get update
+# bubblewrap and libseccomp are sandbox layers; without them grading still runs and every result
+# names the missing layers.
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
+    python3 python3-venv python3-pip bubblewrap libseccomp2
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {{
+    echo "tensorgrade needs Python 3.11 or newer: pick Gradescope's Ubuntu 24.04 base image" >&2; exit 1; }}
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install --upgrade pip
+# The CPU build of torch first, from PyTorch's CPU index: the default torch wheel pulls gigabytes of CUDA.
+"$VENV/bin/pip" install torch=={torch_version} --index-url https://download.pytorch.org/whl/cpu
+# With the extras the assignment's preloads need (tensorflow for a6_tensorflow).
+"$VENV/bin/pip" install "$SOURCE/package{extras}"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this once per submission: grade the notebook in $ROOT/submission in the sandbox and
+# write $ROOT/results/results.json.  The roots are overridable, so the same script runs against a
+# folder laid out like Gradescope's (tests, a TA trying it locally).
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="${{AUTOGRADER_SOURCE:-$ROOT/source}}"
+PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
+mkdir -p "$ROOT/results"
+exec "$PYTHON" -m tensorgrade gradescope-run "$SOURCE/assignments/{assignment_id}" \\
+    --solutions "$SOURCE/solutions/{assignment_id}" \\
+    --submission "$ROOT/submission" --results "$ROOT/results/results.json"
+"""
+
+
+def _tree(folder: Path, skip_top: set[str] = frozenset()) -> list[Path]:
+    files = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if (not path.is_file() or path.is_symlink() or relative.parts[0] in skip_top
+                or any(part in SKIPPED_NAMES for part in relative.parts) or path.suffix in (".pyc", ".tmp")):
+            continue
+        files.append(path)
+    return files
+
+
+def _add(bundle: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    bundle.writestr(info, data)
+
+
+def preload_extras(preload: list[str]) -> str:
+    """`[tensorflow]` when an assignment preloads modules that an optional extra of this package
+    provides, so that the Gradescope image can import them; "" when none do."""
+    from tensorgrade.sandbox.host.preload import package_extra
+
+    extras = sorted({extra[0] for extra in map(package_extra, preload) if extra is not None})
+    return f"[{','.join(extras)}]" if extras else ""
+
+
+def build_gradescope_zip(assignment, out: Path) -> list[str]:
+    """Write the autograder zip for `assignment` (loaded with its solutions); returns its member names."""
+    import torch
+
+    import tensorgrade
+
+    package_dir = tensorgrade.package_dir()
+    project_dir = package_dir.parent
+    if not (project_dir / "pyproject.toml").is_file():
+        raise FileNotFoundError(f"{project_dir / 'pyproject.toml'}: not found: build the Gradescope zip from a "
+                                "source checkout of tensorgrade (its package is installed from source there)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".tmp")
+    names = []
+    cache = assignment.solutions_dir / ".cache" / f"reference-{assignment.fingerprint()}.json"
+    with zipfile.ZipFile(partial, "w") as bundle:
+        def add(name: str, data: bytes, executable: bool = False) -> None:
+            _add(bundle, name, data, executable)
+            names.append(name)
+
+        add("setup.sh", SETUP_SH.format(torch_version=torch.__version__.split("+")[0],
+                                        extras=preload_extras(assignment.preload)).encode(), executable=True)
+        add("run_autograder", RUN_AUTOGRADER.format(assignment_id=shlex.quote(assignment.id)).encode(),
+            executable=True)
+        for name in ("pyproject.toml", "README.md"):
+            add(f"package/{name}", (project_dir / name).read_bytes())
+        for path in _tree(package_dir):
+            add(f"package/tensorgrade/{path.relative_to(package_dir).as_posix()}", path.read_bytes())
+        for path in _tree(assignment.directory):
+            add(f"assignments/{assignment.id}/{path.relative_to(assignment.directory).as_posix()}", path.read_bytes())
+        for path in _tree(assignment.solutions_dir, skip_top=SOLUTION_FILES_LEFT_OUT | {".cache"}):
+            add(f"solutions/{assignment.id}/{path.relative_to(assignment.solutions_dir).as_posix()}", path.read_bytes())
+        if cache.is_file():  # the reference's outputs: Gradescope need not recompute them per submission
+            add(f"solutions/{assignment.id}/.cache/{cache.name}", cache.read_bytes())
+    os.replace(partial, out)
+    return names
+
+
+def pick_notebook(submission_dir: Path, expected_name: str) -> tuple[Path | None, str]:
+    """The notebook to grade among what the student uploaded, and a note for them if there was a choice."""
+    notebooks = sorted(p for p in Path(submission_dir).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if not notebooks:
+        uploaded = sorted(p.name for p in Path(submission_dir).rglob("*") if p.is_file())
+        return None, ("No notebook (.ipynb) was found in your submission"
+                      + (f" (files: {', '.join(uploaded)})" if uploaded else "") + f"; upload {expected_name}.")
+    named = [p for p in notebooks if p.name == expected_name]
+    if len(notebooks) == 1:
+        return notebooks[0], ""
+    chosen = named[0] if named else max(notebooks, key=lambda p: (p.stat().st_mtime, p.name))
+    why = "the one named like the assignment" if named else "the newest"
+    return chosen, (f"Your submission has {len(notebooks)} notebooks ({', '.join(p.name for p in notebooks)}); "
+                    f"graded {why}: {chosen.name}.")
+
+
+def run_gradescope_submission(assignment_dir: Path, solutions_dir: Path | None, submission_dir: Path,
+                              results_path: Path) -> dict:
+    """What `run_autograder` does: grade the submission and always write a results.json."""
+    from tensorgrade.course.assignment import load_assignment
+    from tensorgrade.grading.grader import Grader
+
+    try:
+        assignment = load_assignment(assignment_dir, solutions_dir)
+        notebook, note = pick_notebook(submission_dir, assignment.notebook)
+        if notebook is None:
+            results = {"score": 0.0, "execution_time": 0, "output": note, "output_format": "text",
+                       "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "leaderboard": []}
+        else:
+            with Grader(assignment, jobs=1) as grader:
+                result = grader.grade(notebook)
+            result.submission = str(notebook.relative_to(submission_dir))
+            if result.error:
+                result.error = result.error.replace(str(notebook), result.submission)
+            results = gradescope_results(result)
+            if note:
+                results["output"] = f"{note}\n{results['output']}"
+    except Exception as exc:  # results.json must exist whatever happened; the details go to the staff's log
+        print(f"grader failure: {type(exc).__name__}: {exc}", flush=True)
+        results = {"score": 0.0, "execution_time": 0, "output_format": "text", "visibility": "visible",
+                   "stdout_visibility": "hidden", "tests": [], "leaderboard": [],
+                   "output": "The autograder failed on your submission (not your fault); the course staff "
+                             "will regrade it."}
+    results_path = Path(results_path)
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=1))
+    return results
