@@ -1,0 +1,165 @@
+"""The class's commands: reports, exports, overrides, Gradescope, and a Dask cluster to grade on."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+
+from tensorgrade.cli.output import make_console, soft_printer
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tensorgrade.course.assignment import SpecError, load_assignment
+    from tensorgrade.reports.report import load_entries, write_reports
+
+    console = make_console()
+    say = soft_printer(console)
+    given = Path(args.assignment)
+    if (given / "assignment.yaml").is_file():  # a folder, as `grade` takes it: its id, and it is the spec
+        args.assignment_dir = args.assignment_dir or str(given)
+        args.assignment = given.resolve().name
+    try:
+        entries = load_entries(args.source, args.assignment)
+    except (OSError, ValueError, ImportError) as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    if not entries:
+        say(f"[red]error:[/red] no results for assignment {escape(args.assignment)} in {escape(args.source)}")
+        return 2
+    folder = Path(args.assignment_dir) if args.assignment_dir else Path("assignments") / args.assignment
+    assignment = None
+    if (folder / "assignment.yaml").is_file():
+        try:
+            assignment = load_assignment(folder, args.solutions)
+        except SpecError as exc:
+            try:  # no solutions here: titles and descriptions still come from the spec
+                assignment = load_assignment(folder, with_hidden=False)
+            except SpecError:
+                say(f"[yellow]note:[/yellow] {escape(str(exc))}; reports show check ids without titles")
+    else:
+        say(f"[yellow]note:[/yellow] {escape(str(folder))} not found (--assignment-dir): reports show check ids "
+            "without question titles or mistake explanations")
+    written = write_reports(entries, assignment, args.out)
+    say(f"wrote {len(entries)} student report(s) (HTML and Markdown) under {escape(str(Path(args.out) / 'students'))}, "
+        f"their TA views under {escape(str(Path(args.out) / 'ta'))}, and the dashboard "
+        f"{escape(str(written['dashboard']))}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tensorgrade.classroom import exports, gradescope
+    from tensorgrade.classroom.gradebook import Gradebook, GradebookError
+
+    say = soft_printer(make_console())
+    if not Path(args.gradebook).is_file():
+        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
+        return 2
+    try:
+        with Gradebook(args.gradebook) as gradebook:
+            entries = gradebook.entries(args.assignment)
+            known = gradebook.assignments()
+    except GradebookError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    if not entries:
+        say(f"[red]error:[/red] no results for {escape(args.assignment)} in {escape(args.gradebook)} "
+            f"(it has: {escape(', '.join(known) or 'nothing')})")
+        return 2
+    out = Path(args.out)
+    if args.format == "gradescope":
+        written = gradescope.write_gradescope_results(entries, out)
+        say(f"wrote {len(written)} results.json under {escape(str(out))}/<student>/")
+        return 0
+    if args.format == "canvas":
+        try:
+            roster = exports.read_canvas_roster(Path(args.roster)) if args.roster else None
+        except (OSError, ValueError) as exc:
+            say(f"[red]error:[/red] {escape(str(exc))}")
+            return 2
+        text, warnings = exports.canvas_csv(entries, args.column or args.assignment, roster)
+        for warning in warnings:
+            say(f"[yellow]warning:[/yellow] {escape(warning)}")
+    else:
+        text = exports.gradebook_csv(entries)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    say(f"wrote {escape(str(out))}: {len(entries)} student(s)")
+    return 0
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    from tensorgrade.classroom.gradebook import Gradebook, GradebookError
+
+    say = soft_printer(make_console())
+    if not Path(args.gradebook).is_file():
+        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
+        return 2
+    try:
+        with Gradebook(args.gradebook) as gradebook:
+            if args.remove:
+                removed = gradebook.remove_override(args.student, args.check, args.assignment)
+                say(f"override of {escape(args.check)} for {escape(args.student)} "
+                    + ("removed" if removed else "not found: nothing removed"))
+                return 0 if removed else 1
+            if args.points is None:
+                say("[red]error:[/red] --points is needed (or --remove)")
+                return 2
+            override = gradebook.set_override(args.student, args.check, args.points, args.comment or "",
+                                              args.assignment)
+    except GradebookError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"{escape(override.student)} {escape(override.assignment)} {escape(override.check)}: "
+        f"{override.points:g} point(s) (TA override; kept through regrades)")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from tensorgrade.course.assignment import SpecError, load_assignment
+    from tensorgrade.classroom.gradescope import build_gradescope_zip
+
+    say = soft_printer(make_console())
+    try:
+        assignment = load_assignment(args.assignment, args.solutions)
+        names = build_gradescope_zip(assignment, Path(args.out))
+    except (SpecError, OSError) as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"wrote {escape(args.out)} ({len(names)} files): upload it as the autograder of a Gradescope "
+        "programming assignment (Ubuntu 24.04 base image)")
+    return 0
+
+
+def cmd_gradescope_run(args: argparse.Namespace) -> int:
+    from tensorgrade.classroom.gradescope import run_gradescope_submission
+
+    results = run_gradescope_submission(Path(args.assignment), Path(args.solutions) if args.solutions else None,
+                                        Path(args.submission), Path(args.results))
+    print(f"score {results['score']:g}; wrote {args.results}")
+    return 0  # Gradescope reads results.json; a failure is reported there, not by the exit status
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import signal
+    import sys as _sys
+    import threading
+
+    from tensorgrade.classroom.cluster import SLURM_TEMPLATE, LocalCluster
+
+    console = make_console()
+    if args.mode == "slurm":
+        console.print(escape(SLURM_TEMPLATE.format(python=_sys.executable)), soft_wrap=True)
+        return 0
+    cluster = LocalCluster(workers=args.workers, port=args.port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with cluster:
+        console.print(f"local Dask cluster: scheduler [bold]{cluster.address}[/bold], {args.workers} worker(s)\n"
+                      f"grade on it: tensorgrade grade ASSIGNMENT SUBMISSIONS --executor dask --scheduler "
+                      f"{cluster.address}\n(Ctrl-C stops the scheduler and the workers)", soft_wrap=True)
+        stop.wait()
+    console.print("cluster stopped")
+    return 0

@@ -1,0 +1,87 @@
+"""The course's commands: `release` (the gate), `check` (a student's public checks), `split` (authoring)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+
+from tensorgrade.cli.output import make_console, soft_printer
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from tensorgrade.course.release import release_assignment
+
+    console = make_console()
+    say = soft_printer(console)
+    if args.solutions and len(args.assignments) > 1:
+        say("[red]error:[/red] --solutions names one assignment's solutions: release one assignment")
+        return 2
+    refused = 0
+    for folder in args.assignments:
+        say(f"[bold]{escape(str(folder))}[/bold]: release gate ...")
+        report = release_assignment(folder, args.out, args.solutions, jobs=args.jobs)
+        for stage in report.stages_passed:
+            say(f"  [green]passed[/green]  {stage}")
+        for problem in report.problems:
+            say(f"  [red]FAILED[/red]  {problem.stage}: {escape(problem.message)}")
+        for stage in report.stages_not_run:
+            say(f"  [yellow]not run[/yellow] {stage}")
+        for note in report.notes:
+            say(f"  [yellow]note:[/yellow] {escape(note)}")
+        if report.ok:
+            say(f"  released to {escape(str(report.release_dir))} and {escape(str(report.zip_path))}\n")
+        else:
+            refused += 1
+            say(f"  [bold red]release refused: nothing was written for {report.assignment}[/bold red]\n")
+    return 1 if refused else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tensorgrade.course.release import ReleaseError, check_notebook, find_release_folder
+
+    console = make_console()
+    say = soft_printer(console)
+    notebook = Path(args.notebook)
+    try:
+        folder = Path(args.release) if args.release else find_release_folder(notebook)
+        result, release = check_notebook(folder, notebook)
+    except ReleaseError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    from tensorgrade.reports.report import print_terminal_report, write_student_report
+
+    print_terminal_report(console, result, release.assignment)
+    hidden = release.hidden_checks
+    if hidden:
+        say(f"  public checks only: {len(hidden)} hidden check(s) worth "
+            f"{sum(c.points for c in hidden):g} point(s) run when your submission is graded.")
+    if not args.no_html:
+        try:
+            page = write_student_report(result, release.assignment, notebook.resolve().parent)
+            say(f"  report: {escape(str(page))}")
+        except OSError as exc:
+            say(f"  [yellow]note:[/yellow] the HTML report could not be written: {escape(str(exc))}")
+    return 0 if result.status == "graded" else 1
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from tensorgrade.course.authoring import AuthoringError, split_notebook
+
+    console = make_console()
+    say = soft_printer(console)
+    try:
+        outcome = split_notebook(args.source, args.id, root=args.root, version=args.version, force=args.force)
+    except AuthoringError as exc:
+        say(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    say(f"wrote {escape(str(outcome.assignment_dir))} (template, spec, public checks) and "
+        f"{escape(str(outcome.solutions_dir))} (reference, hidden checks, secret seed)")
+    for check in outcome.checks:
+        say(f"  {check.id:<28} {check.points:g} point(s)  {check.visibility:<7} from test cell "
+            f"{escape(check.grade_id)}")
+    for note in outcome.notes:
+        say(f"  [yellow]note:[/yellow] {escape(note)}")
+    say(f"next: tensorgrade release {escape(str(outcome.assignment_dir))} --out release/")
+    return 0
