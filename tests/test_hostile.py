@@ -40,7 +40,7 @@ from tensorgrade.course.assignment import load_assignment
 from tensorgrade.classroom.gradescope import gradescope_results
 from tensorgrade.classroom.gradebook import Gradebook
 from tensorgrade.grading.grader import draw_all_inputs
-from tensorgrade.reports.report import report_view
+from tensorgrade.reports.view import report_view
 from conftest import ROOT, student_processes
 
 HOSTILE = ROOT / "tests" / "hostile"

@@ -19,7 +19,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from tensorgrade.reports import report as reports
+from tensorgrade.reports.dashboard import load_entries, write_reports
+from tensorgrade.reports.diagnoses import KNOWN_DIAGNOSES
+from tensorgrade.reports.render import _fence, _md, render_html, render_markdown, write_student_report
+from tensorgrade.reports.terminal import print_terminal_report
 from tensorgrade.grading.results import SubmissionResult
 from conftest import ROOT
 
@@ -28,7 +31,7 @@ EXPECTED = yaml.safe_load((SAMPLES / "expected.yaml").read_text())
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                                     "(`apt-get install -y chromium`, or `make system-deps` as root)")
-PLOT_BLUE = (0x1A, 0x73, 0xE8)  # the student's curve and the histogram's bars (reports.BLUE)
+PLOT_BLUE = (0x1A, 0x73, 0xE8)  # the student's curve and the histogram's bars (tensorgrade.reports.plots.BLUE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,7 +59,7 @@ def by_student(graded):
 
 @pytest.fixture(scope="module")
 def written(graded, a2_assignment, tmp_path_factory):
-    return reports.write_reports(graded, a2_assignment, tmp_path_factory.mktemp("reports"))
+    return write_reports(graded, a2_assignment, tmp_path_factory.mktemp("reports"))
 
 
 def hidden_secrets(result: SubmissionResult, assignment) -> list[str]:
@@ -106,10 +109,10 @@ def test_student_report_never_shows_hidden_inputs_messages_or_expected_values(by
     result = by_student[sample]
     secrets = hidden_secrets(result, a2_assignment)
     assert result.status == "graded"
-    page = html.unescape(reports.render_html(result, a2_assignment))
-    markdown = reports.render_markdown(result, a2_assignment)
+    page = html.unescape(render_html(result, a2_assignment))
+    markdown = render_markdown(result, a2_assignment)
     terminal = Console(record=True, width=120, file=open(os.devnull, "w"))
-    reports.print_terminal_report(terminal, result, a2_assignment)
+    print_terminal_report(terminal, result, a2_assignment)
     text = terminal.export_text()
     for where, content in (("html", page), ("markdown", markdown), ("terminal", text)):
         leaked = [s for s in secrets if s in content]
@@ -119,7 +122,7 @@ def test_student_report_never_shows_hidden_inputs_messages_or_expected_values(by
         for check in result.checks:
             assert check.id in content
     # The TA view of the same result holds them: the test above would see a leak.
-    ta_page = html.unescape(reports.render_html(result, a2_assignment, ta=True))
+    ta_page = html.unescape(render_html(result, a2_assignment, ta=True))
     failing_hidden = [c for c in result.checks if c.visibility == "hidden" and c.status != "passed"]
     for check in failing_hidden:
         assert check.message.splitlines()[0] in ta_page
@@ -129,35 +132,35 @@ def test_hidden_threshold_and_reference_curve_stay_out_of_the_student_report(by_
     result = by_student["forgot_zero_grad"]
     final = next(c for c in result.checks if c.id == "q3.final_loss")
     assert final.visibility == "hidden" and final.details["threshold"] == pytest.approx(22.5068)
-    page = html.unescape(reports.render_html(result, a2_assignment))
+    page = html.unescape(render_html(result, a2_assignment))
     for text in ("22.5068", "22.51", "9.708", "it must be below", "reference-derived threshold", "data:image/png"):
         assert text not in page
     assert re.search(r'id="check-q3\.final_loss"', page)
-    ta_page = reports.render_html(result, a2_assignment, ta=True)
+    ta_page = render_html(result, a2_assignment, ta=True)
     assert "22.5068" in ta_page and "data:image/png;base64," in ta_page and "math.isclose" not in ta_page
 
 
 def test_student_report_explains_the_diagnosis_and_shows_expected_versus_got(by_student, a2_assignment):
     result = by_student["backward_missing_factor"]
-    page = html.unescape(reports.render_html(result, a2_assignment))
+    page = html.unescape(render_html(result, a2_assignment))
     assert re.search(r'<span class="got">7</span><span class="of">/ 10</span>', page)
     backward = next(c for c in result.checks if c.id == "q1.backward")
-    known = reports.KNOWN_DIAGNOSES["backward-missing-factor"]
+    known = KNOWN_DIAGNOSES["backward-missing-factor"]
     mistake = next(m for m in a2_assignment.mistakes if m.name == "backward-missing-factor")
     assert known.title in page and known.lecture in page and mistake.explanation in page
     assert f"Entries that differ: {backward.details['mismatched']} of {backward.details['total']}" in page
     for row in backward.details["mismatches"]:
         assert f"{row['got']:.6g}" in page and f"{row['expected']:.6g}" in page
     assert "0.667" in page  # the ratio of every entry
-    markdown = reports.render_markdown(result, a2_assignment)
+    markdown = render_markdown(result, a2_assignment)
     assert "## Score: 7 / 10" in markdown and known.title in markdown and "| index | yours | expected | ratio |" in markdown
 
 
 def test_student_report_shows_the_failing_cell_and_trimmed_traceback(by_student, a2_assignment):
-    page = reports.render_html(by_student["crashing"], a2_assignment)
+    page = render_html(by_student["crashing"], a2_assignment)
     assert 'class="ln failing"><span class="no">9</span><span class="tx">        y_pred = a + b * P3(c + d * X)' in page
     assert "NameError: name &#39;X&#39; is not defined" in page and "your code only" in page
-    cheat = reports.render_html(by_student["cheat"], a2_assignment)
+    cheat = render_html(by_student["cheat"], a2_assignment)
     assert "Cells that failed while your notebook ran" in cheat and "IndexError: list index out of range" in cheat
     assert "isclose" in cheat  # the student's own cell source is theirs to see
     assert "was replaced by" not in cheat and "Integrity findings" not in cheat
@@ -165,26 +168,26 @@ def test_student_report_shows_the_failing_cell_and_trimmed_traceback(by_student,
 
 def test_terminal_report_is_rich_per_question_with_explanations(by_student, a2_assignment):
     console = Console(record=True, width=100, file=open(os.devnull, "w"))
-    reports.print_terminal_report(console, by_student["crashing"], a2_assignment)
+    print_terminal_report(console, by_student["crashing"], a2_assignment)
     text = console.export_text()
     assert "total: 7 / 10" in text
     assert re.search(r"q3 train_legendre: gradient descent by hand\s+0 / 3", text)
     assert "✗ error" in text and "NameError: name 'X' is not defined" in text and "❱  9" in text
     console = Console(record=True, width=100, file=open(os.devnull, "w"))
-    reports.print_terminal_report(console, by_student["forgot_zero_grad"], a2_assignment)
+    print_terminal_report(console, by_student["forgot_zero_grad"], a2_assignment)
     text = console.export_text()
     assert "Gradients are never reset (forgot-zero-grad)" in text and "Lecture: Training loops" in text
     assert "expected 42.1875" in text and "it must be below" not in text
 
 
 def test_invalid_submission_report_says_why(by_student, a2_assignment):
-    page = html.unescape(reports.render_html(by_student["broken"], a2_assignment))
+    page = html.unescape(render_html(by_student["broken"], a2_assignment))
     assert "could not be graded" in page and "not valid notebook JSON" in page
 
 
 def test_markdown_escapes_student_text():
-    assert reports._md("<script>alert(1)</script> *x*") == "&lt;script&gt;alert(1)&lt;/script&gt; \\*x\\*"
-    assert reports._fence("a ``` b").startswith("````\n")
+    assert _md("<script>alert(1)</script> *x*") == "&lt;script&gt;alert(1)&lt;/script&gt; \\*x\\*"
+    assert _fence("a ``` b").startswith("````\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ def test_browser_public_training_check_plots_in_the_student_report(by_student, a
     for check in result.checks:
         if check.id == "q3.final_loss":
             check.visibility = "public"
-    path = reports.write_student_report(result, a2_assignment, tmp_path / "out", name="public_curve")
+    path = write_student_report(result, a2_assignment, tmp_path / "out", name="public_curve")
     page = path.read_text()
     assert_self_contained(page)
     assert page.count("data:image/png;base64,") == 1 and "NaN/inf from step" in page
@@ -403,5 +406,5 @@ def test_load_entries_reads_the_gradebook_through_its_results_api(graded, tmp_pa
     monkeypatch.setitem(sys.modules, "tensorgrade.classroom.gradebook", types.SimpleNamespace(Gradebook=FakeGradebook))
     database = tmp_path / "grades.db"
     database.write_bytes(b"")
-    assert reports.load_entries(database, "a2_autograd") == graded[:2]
+    assert load_entries(database, "a2_autograd") == graded[:2]
     assert calls == [database, "a2_autograd"]

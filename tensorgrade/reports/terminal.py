@@ -1,0 +1,127 @@
+"""A student's report in the terminal (rich): what `tensorgrade check` prints."""
+
+from __future__ import annotations
+
+import re
+
+from tensorgrade.grading.results import SubmissionResult
+from tensorgrade.reports.view import report_view
+
+
+# ---------------------------------------------------------------------------------------------
+# The terminal (the student-side `tensorgrade check`)
+# ---------------------------------------------------------------------------------------------
+
+TERMINAL_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold red", "timeout": "bold yellow"}
+TERMINAL_MARK = {"passed": "✓", "failed": "✗", "error": "✗", "timeout": "⏱"}
+
+
+def _terminal_text(text: str, style: str = ""):
+    """Rich Text with `backtick spans` shown as code (cyan, without the backticks)."""
+    from rich.text import Text
+
+    out = Text(style=style)
+    for i, part in enumerate(re.split(r"`([^`\n]+)`", text)):
+        out.append(part, style="cyan" if i % 2 else "")
+    return out
+
+
+def print_terminal_report(console, result: SubmissionResult, assignment=None, *, ta: bool = False,
+                          student: str | None = None) -> None:
+    """A rich report: per question, per check, with colours, the diagnosis explained, expected
+    versus got and the failing cell with its trimmed traceback. Hidden checks, where the result has
+    any, show only passed/failed and points (unless `ta`)."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.syntax import Syntax
+    from rich.table import Table
+    from rich.text import Text
+
+    view = report_view(result, assignment, ta=ta, student=student, plots=False)
+    say = lambda text: console.print(text, soft_wrap=True, highlight=False)  # noqa: E731
+    say(f"[bold]{escape(view['assignment_title'])}[/bold]  [dim]{escape(view['assignment_id'])} "
+        f"v{escape(view['version'])}  ·  {escape(view['submission'])}[/dim]")
+    if view["status"] != "graded":
+        say(f"  [bold red]{view['status'].upper()}[/bold red]: {escape(str(view['error']))}")
+        return
+    width = max((len(c["id"]) for q in view["questions"] for c in q["checks"]), default=0)
+    for question in view["questions"]:
+        colour = {"full": "green", "part": "yellow", "none": "red"}[question["state"]]
+        say("")
+        say(f"[bold]{escape(question['id'])}[/bold] {escape(question['title'])}  "
+            f"[{colour}]{question['score']} / {question['max']}[/{colour}]")
+        for check in question["checks"]:
+            style = TERMINAL_STYLE.get(check["status"], "bold")
+            line = Text("  ")
+            line.append(f"{TERMINAL_MARK.get(check['status'], '?')} {check['label']:<7}", style=style)
+            line.append(f" {check['id']:<{width}}", style="bold")
+            line.append(f"  {check['points'] + '/' + check['max_points']:>5}", style="dim")
+            if check["hidden"]:
+                line.append("  hidden", style="dim italic")
+            if not check["redacted"] and check["summary"]:
+                line.append("  " + check["summary"], style="" if check["status"] != "passed" else "dim")
+            console.print(line, soft_wrap=True, highlight=False)
+            if check["redacted"] or check["status"] == "passed":
+                continue
+            body = []
+            if check["more"]:
+                body.append(Text(check["more"], style="dim"))
+            for row in check["comparisons"]:
+                body.append(Text.assemble(("expected ", "dim"), (row["expected"], "green"), ("  yours ", "dim"),
+                                          (row["got"], "red"), (f"  ({row['what']})", "dim")))
+            if check["mismatches"]:
+                table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="dim")
+                for column in ("index", "yours", "expected", "ratio"):
+                    table.add_column(column, justify="right" if column != "index" else "left")
+                for row in check["mismatches"][:6]:
+                    table.add_row(row["index"], Text(row["got"], style="red"), Text(row["expected"], style="green"),
+                                  row["ratio"])
+                body.append(table)
+            if check["curve"]:
+                c = check["curve"]
+                text = f"loss curve: {c['steps']} steps, final {c['final']}"
+                if c["threshold"]:
+                    text += f", threshold {c['threshold']}"
+                if c["reference_final"]:
+                    text += f", reference final {c['reference_final']}"
+                if c["diverged_at"] is not None:
+                    text += f"; NaN/inf from step {c['diverged_at']}"
+                body.append(Text(text, style="dim"))
+            diagnosis = check["diagnosis"]
+            if diagnosis:
+                parts = [Text.assemble(("⚑ ", "bold magenta"), (diagnosis["title"], "bold magenta"),
+                                       (f" ({diagnosis['name']})", "magenta"))]
+                if diagnosis["explanation"]:
+                    parts.append(Padding(_terminal_text(diagnosis["explanation"]), (0, 0, 0, 2), expand=False))
+                if diagnosis["mistake"]:
+                    parts.append(Padding(Text.assemble(("In this assignment: ", "dim"), _terminal_text(diagnosis["mistake"])),
+                                         (0, 0, 0, 2), expand=False))
+                if diagnosis["lecture"]:
+                    parts.append(Padding(Text.assemble(("Lecture: ", "dim"), (diagnosis["lecture"], "italic")),
+                                         (0, 0, 0, 2), expand=False))
+                body.append(Group(*parts))
+            cell = check["cell"]
+            if cell and cell["lines"]:
+                numbers = [row["number"] for row in cell["lines"]]
+                code = "\n".join(row["text"] for row in cell["lines"])
+                body.append(Text(f"cell {cell['index']}, line {cell['line']}:", style="bold"))
+                body.append(Syntax(code, "python", line_numbers=True, start_line=numbers[0],
+                                   highlight_lines={cell["line"]} if cell["line"] else set(),
+                                   theme="ansi_dark", background_color="default", word_wrap=True))
+            if check["traceback"]:
+                body.append(Text(check["traceback"], style="yellow"))
+            for item in body:
+                console.print(Padding(item, (0, 0, 0, 14), expand=False), highlight=False)
+    for cell in view["cell_errors"]:
+        say("")
+        say(f"[bold yellow]cell {cell['index']}: {cell['status']}[/bold yellow] while your notebook ran")
+        console.print(Padding(Text(cell["error"] or cell["status"], style="yellow"), (0, 0, 0, 4), expand=False),
+                      highlight=False)
+    if ta:
+        for finding in view["integrity"]:
+            say(f"  [bold red]integrity:[/bold red] {escape(finding)}")
+    colour = {"full": "green", "good": "yellow", "low": "red"}[view["grade_class"]]
+    say("")
+    say(f"[bold {colour}]total: {view['score']} / {view['max_score']}[/bold {colour}]  "
+        f"[dim]({view['passed']} of {view['check_count']} checks passed)[/dim]")

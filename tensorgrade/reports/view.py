@@ -1,0 +1,206 @@
+"""The view model of one result: everything a report shows, and only that.
+
+Everything a report shows goes through one *view* of the result (`report_view`), built here in
+Python: that is where hidden checks are reduced to their id, points and passed/failed, and where
+integrity findings and isolation are kept for the TA view (`ta=True`). The templates
+(`tensorgrade/reports/templates/`, Jinja2 with autoescape for HTML) only render that view, so a template
+cannot leak what the view does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from tensorgrade.grading.results import CheckResult, SubmissionResult
+from tensorgrade.reports.diagnoses import explain
+from tensorgrade.reports.formatting import format_points, format_value
+from tensorgrade.reports.plots import curve_summary, loss_curve_plot
+
+
+# ---------------------------------------------------------------------------------------------
+# The view of one result: the only thing the templates see
+# ---------------------------------------------------------------------------------------------
+
+STATUS_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timeout"}
+CELL_REFERENCE = re.compile(r"cell (\d+), line (\d+)")
+
+
+def notebook_sources(path: str | Path | None) -> dict[int, str]:
+    """The cells' sources of a notebook, by index among all its cells; {} when it cannot be read."""
+    if not path:
+        return {}
+    try:
+        if Path(path).stat().st_size > 50_000_000:
+            return {}
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = data["cells"]
+        out = {}
+        for index, cell in enumerate(cells):
+            source = cell.get("source", "")
+            out[index] = "".join(source) if isinstance(source, list) else str(source)
+        return out
+    except Exception:
+        return {}
+
+
+def _cell_view(index: int, line: int | None, sources: dict[int, str], context: int = 6) -> dict:
+    source = sources.get(index)
+    view = {"index": index, "line": line, "lines": []}
+    if source is None:
+        return view
+    lines = source.splitlines() or [""]
+    if line is None or len(lines) <= 2 * context + 8:
+        first, last = 1, len(lines)
+    else:
+        first, last = max(1, line - context), min(len(lines), line + context)
+    view["lines"] = [{"number": n, "text": lines[n - 1], "failing": n == line} for n in range(first, last + 1)]
+    view["cut_before"], view["cut_after"] = first > 1, last < len(lines)
+    return view
+
+
+def _comparisons(details: dict) -> list[dict]:
+    rows = []
+    if "got" in details and "expected" in details:
+        rows.append({"what": "value", "expected": format_value(details["expected"]),
+                     "got": format_value(details["got"])})
+    for key in details:
+        if key.startswith("got_") and f"expected_{key[4:]}" in details:
+            rows.append({"what": key[4:].replace("_", " "), "expected": format_value(details[f"expected_{key[4:]}"]),
+                         "got": format_value(details[key])})
+    return rows
+
+
+def _mismatches(details: dict) -> list[dict]:
+    rows = []
+    for entry in details.get("mismatches") or []:
+        if not isinstance(entry, dict):
+            continue
+        got, expected = entry.get("got"), entry.get("expected")
+        ratio = ""
+        if isinstance(got, (int, float)) and isinstance(expected, (int, float)) and abs(expected) > 1e-12 \
+                and math.isfinite(got):
+            ratio = f"{got / expected:.3g}"
+        rows.append({"index": str(entry.get("index", "")), "got": format_value(got), "expected": format_value(expected),
+                     "ratio": ratio})
+    return rows
+
+
+def _split_message(message: str) -> tuple[str, str, str]:
+    """(first line, further lines, traceback) of a check's message."""
+    text = (message or "").strip("\n")
+    lines = text.splitlines()
+    if not lines:
+        return "", "", ""
+    rest = "\n".join(lines[1:])
+    at = rest.find("Traceback (most recent call last")
+    if at >= 0:
+        return lines[0], rest[:at].strip("\n"), rest[at:].strip("\n")
+    return lines[0], rest, ""
+
+
+def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str], plots: bool = True) -> dict:
+    hidden = check.visibility == "hidden"
+    view = {"id": check.id, "question": check.question, "hidden": hidden,
+            "points": format_points(check.points), "max_points": format_points(check.max_points),
+            "points_value": check.points, "max_value": check.max_points}
+    if hidden and not ta:
+        # Hidden checks: their id, points and passed/failed; never their message, details,
+        # diagnosis, description, inputs or expected values.
+        status = "passed" if check.status == "passed" else "failed"
+        return {**view, "status": status, "label": status, "redacted": True}
+    summary, more, traceback = _split_message(check.message)
+    spec = check_spec(assignment, check.id)
+    details = check.details or {}
+    cell = None
+    references = CELL_REFERENCE.findall(traceback or check.message or "") if check.status == "error" else []
+    if references:
+        index, line = references[-1]
+        cell = _cell_view(int(index), int(line), sources)
+    plot = loss_curve_plot(details) if plots else None
+    return {**view, "status": check.status, "label": STATUS_LABEL.get(check.status, check.status),
+            "redacted": False,
+            "description": spec.description if spec is not None else "",
+            "summary": summary, "more": more, "traceback": traceback,
+            "comparisons": _comparisons(details),
+            "mismatches": _mismatches(details), "mismatched": details.get("mismatched"),
+            "total": details.get("total"),
+            "plot": plot, "curve": curve_summary(details),
+            "diagnosis": explain(check.diagnosis, assignment) if check.status != "passed" else None,
+            "cell": cell}
+
+
+def check_spec(assignment, check_id: str):
+    for spec in getattr(assignment, "checks", None) or []:
+        if spec.id == check_id:
+            return spec
+    return None
+
+
+def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, student: str | None = None,
+                sources: dict[int, str] | None = None, plots: bool = True) -> dict:
+    """Everything a report shows of one result. With `ta=False` (the student's report) hidden checks
+    are reduced to id, points and passed/failed, and integrity and isolation are left out."""
+    if sources is None:
+        sources = notebook_sources(result.submission)
+    checks = [_check_view(c, assignment, ta, sources, plots) for c in result.checks]
+    order = [q.id for q in getattr(assignment, "questions", None) or []]
+    for check in result.checks:
+        if check.question not in order:
+            order.append(check.question)
+    titles = {q.id: q.title for q in getattr(assignment, "questions", None) or []}
+    questions = []
+    for qid in order:
+        in_question = [c for c in checks if c["question"] == qid]
+        if not in_question:
+            continue
+        score = sum(c["points_value"] for c in in_question)
+        top = sum(c["max_value"] for c in in_question)
+        questions.append({"id": qid, "title": titles.get(qid, ""), "checks": in_question,
+                          "score": format_points(score), "max": format_points(top),
+                          "state": "full" if score >= top - 1e-9 else ("none" if score <= 1e-9 else "part")})
+    diagnoses: dict[str, dict] = {}
+    for check in checks:
+        if check.get("diagnosis"):
+            entry = diagnoses.setdefault(check["diagnosis"]["name"], {**check["diagnosis"], "checks": []})
+            entry["checks"].append(check["id"])
+    cell_errors = []
+    for cell in result.cells:
+        if cell.status in ("error", "timeout"):
+            references = CELL_REFERENCE.findall(cell.error or "")
+            line = int(references[-1][1]) if references and int(references[-1][0]) == cell.index else None
+            cell_errors.append({**_cell_view(cell.index, line, sources), "status": cell.status,
+                                "error": (cell.error or "").strip("\n"),
+                                "output": _tail(cell.output or "", 1500)})
+    max_score = result.max_score or sum(c.max_points for c in result.checks)
+    percent = 100.0 * result.score / max_score if max_score else 0.0
+    view = {
+        "ta": ta,
+        "student": student or result.student or Path(result.submission).stem,
+        "submission": result.submission,
+        "assignment_id": result.assignment,
+        "assignment_title": getattr(assignment, "title", "") or result.assignment,
+        "version": result.version,
+        "status": result.status,
+        "error": result.error if result.status != "graded" else None,
+        "score": format_points(result.score), "max_score": format_points(max_score),
+        "percent": round(percent), "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
+        "questions": questions,
+        "diagnoses": list(diagnoses.values()),
+        "cell_errors": cell_errors,
+        "passed": sum(1 for c in checks if c["status"] == "passed"),
+        "check_count": len(checks),
+        "hidden_count": sum(1 for c in checks if c["hidden"]),
+    }
+    if ta:
+        view["integrity"] = list(result.integrity)
+        view["isolation_missing"] = [{"layer": name, "detail": layer.get("detail", "")}
+                                     for name, layer in result.isolation.items() if not layer.get("active")]
+        view["timing"] = {k: f"{v:.2f}" for k, v in result.timing.items() if isinstance(v, (int, float))}
+    return view
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…" + text[-limit:]
