@@ -8,7 +8,7 @@ import pytest
 
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.grading.grader import Grader
-from tensorgrade.sandbox.host.layers import STUDENT_UID_BASE
+from tensorgrade.sandbox.host.uids import STUDENT_UID_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
 

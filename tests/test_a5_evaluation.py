@@ -47,7 +47,7 @@ def test_probe_inputs_never_hold_held_out_labels(tmp_path):
 
     from tensorgrade.sandbox import transport
     from tensorgrade.course.datasets import held_out_rows, student_rows
-    from tensorgrade.sandbox.host.workers import _write_job
+    from tensorgrade.sandbox.host.jobs import write_job
     from tensorgrade.grading.grader import build_job, draw_all_inputs
 
     assignment = _assignment()
@@ -62,7 +62,7 @@ def test_probe_inputs_never_hold_held_out_labels(tmp_path):
         job = build_job(assignment, [(0, "pass")], inputs)
         folder = tmp_path / str(seed)
         folder.mkdir()
-        _write_job(folder, job)
+        write_job(folder, job)
         payload_text = (folder / "probes.json").read_text()
         assert not any(encoded in payload_text for encoded in encodings)
         payload = transport.loads(payload_text)

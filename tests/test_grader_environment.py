@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tensorgrade.course.assignment import load_assignment
-from tensorgrade.sandbox.host.workers import install_hint
+from tensorgrade.sandbox.host.preload import install_hint
 from tensorgrade.grading.grader import Grader
 from conftest import ROOT, student_processes, write_notebook
 

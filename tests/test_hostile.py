@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from tensorgrade.classroom import batch, discovery
-from tensorgrade.sandbox.host import layers as isolation
+from tensorgrade.sandbox.host import layers
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.classroom.gradescope import gradescope_results
 from tensorgrade.classroom.gradebook import Gradebook
@@ -325,7 +325,7 @@ def test_no_loopback_server_was_reached(corpus):
 
 
 def test_every_isolation_layer_this_host_has_was_active(corpus):
-    host = isolation.detect_layers()
+    host = layers.detect_layers()
     for key in ("a1", "a2"):
         for item in corpus[key].items:
             result = item.result

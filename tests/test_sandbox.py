@@ -176,7 +176,7 @@ def test_read_only_paths_under_host_tmp_stay_visible_and_the_rest_of_tmp_stays_p
     import subprocess
     import sys
 
-    from tensorgrade.sandbox.host import layers as isolation
+    from tensorgrade.sandbox.host import bwrap
 
     shared = tmp_path / "checkout"
     shared.mkdir()
@@ -184,8 +184,8 @@ def test_read_only_paths_under_host_tmp_stay_visible_and_the_rest_of_tmp_stays_p
     (tmp_path / "private.txt").write_text("private")
     probe = (f"import os; print(open({str(shared / 'visible.txt')!r}).read(), "
              f"os.path.exists({str(tmp_path / 'private.txt')!r}))")
-    argv = isolation.sandbox_command(
-        [sys.executable, "-c", probe], read_only=isolation.sandbox_read_only_paths([shared]), binds={},
+    argv = bwrap.sandbox_command(
+        [sys.executable, "-c", probe], read_only=bwrap.sandbox_read_only_paths([shared]), binds={},
         tmp_size_mb=16, env={"PATH": "/usr/bin:/bin"}, root=os.geteuid() == 0)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

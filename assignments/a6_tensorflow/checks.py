@@ -8,7 +8,7 @@ import numpy as np
 
 from tensorgrade.checking.checks import Check
 from tensorgrade.checking.outside.judging import compare, failed, passed
-from tensorgrade.checking.tensorflow_checks import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
+from tensorgrade.checking.outside.tensorflow_judges import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
 
 
 def sizes(rng, low, high, n):

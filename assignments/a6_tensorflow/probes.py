@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tensorgrade.checking.inside.probing import need
-from tensorgrade.checking.tensorflow_checks import TapeRecorder, as_array, assign_if_fits, f32, kind, weights_structure
+from tensorgrade.checking.inside.tensorflow_probes import TapeRecorder, as_array, assign_if_fits, f32, kind, weights_structure
 
 
 def linear_model(ns, inputs):

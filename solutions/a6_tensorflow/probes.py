@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tensorgrade.checking.inside.probing import need
-from tensorgrade.checking.tensorflow_checks import as_array, assign_if_fits, f32, kind, weights_structure
+from tensorgrade.checking.inside.tensorflow_probes import as_array, assign_if_fits, f32, kind, weights_structure
 
 
 def model_and_loss(ns, inputs):

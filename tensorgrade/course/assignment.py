@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from tensorgrade.checking.checks import Check
-from tensorgrade.sandbox.host.layers import Limits
+from tensorgrade.sandbox.limits import Limits
 
 VISIBILITIES = ("public", "hidden")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -50,7 +50,7 @@ def _source() -> Path:
 
 def raw_data_files() -> list[Path]:
     """The files all rows come from, held-out labels included: the sandbox hides them from student
-    code (`isolation.grader_only_files`)."""
+    code (`sandbox/grader_only.py`)."""
     return [_source()]
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import Assignment, CheckSpec
 from tensorgrade.checking.checks import draw_inputs
-from tensorgrade.sandbox.host.workers import (ExecutionError, ExecutionRecord, ExecutionSettings, Job, ProbeRecord,
-                                  ProbeRequest, WorkerPool)
+from tensorgrade.sandbox.host.jobs import ExecutionRecord, ExecutionSettings, Job, ProbeRecord, ProbeRequest
+from tensorgrade.sandbox.host.workers import ExecutionError, WorkerPool
 from tensorgrade.checking.outside.judging import JudgeCase, Verdict
 from tensorgrade.submission.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
                                   read_notebook, restore_locked_cells)

@@ -1,9 +1,8 @@
 """Grader side of execution: warm sandboxed workers, and one job in -> one ExecutionRecord out.
 
-A job is a notebook's code cells plus the probes to run after them; its record is what happened:
-per-cell status, each probe's raw output, integrity findings, isolation layers, timing.  The
-record is read from the job folder only after the worker says the job is done, and parsed with
-`transport.loads` (strict JSON, size-capped, no code).
+A `WorkerPool` holds one warm worker per slot, each a process under bubblewrap (`bwrap.py`) that
+runs `sandbox/inside/worker.py`; the grader writes a job into the job folder, names it on the
+worker's stdin and reads the record once the worker replies (`protocol.WorkerReply`).
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from tensorgrade.sandbox.host import layers as isolation
-from tensorgrade.sandbox import transport
+from tensorgrade.sandbox import protocol
+from tensorgrade.sandbox.host import bwrap, layers, uids
+from tensorgrade.sandbox.host.jobs import ExecutionRecord, Job, read_record, write_job
+from tensorgrade.sandbox.host.preload import preload_failure_message
 
 WORKER_START_TIMEOUT = 180.0
 JOBS_MOUNT = "/jobs"
@@ -38,99 +37,6 @@ class ExecutionError(RuntimeError):
 class GraderEnvironmentError(ExecutionError):
     """This grading machine lacks something the assignment needs (a module it preloads): the
     grader's installation is to fix, and every submission of the assignment waits for it."""
-
-
-def package_extra(module: str) -> tuple[str, list[str]] | None:
-    """tensorgrade's optional extra named after `module`'s top-level package (`tensorflow` for
-    `tensorflow`, `dask` for `dask.distributed`) with its pinned requirements, or None."""
-    from importlib import metadata
-
-    top = module.split(".")[0]
-    try:
-        dist = metadata.distribution("tensorgrade")
-    except metadata.PackageNotFoundError:
-        return None
-    if top not in (dist.metadata.get_all("Provides-Extra") or []):
-        return None
-    return top, [r.split(";")[0].strip() for r in dist.requires or []
-                 if r.replace(" ", "").replace("'", '"').endswith(f'extra=="{top}"')]
-
-
-def install_hint(module: str) -> str:
-    """How to install `module` for the grader: tensorgrade's extra of that name when it has one
-    (`pip install '.[tensorflow]'`, with the pinned requirement), otherwise the module itself."""
-    extra = package_extra(module)
-    if extra is not None:
-        name, pinned = extra
-        return (f"pip install '.[{name}]'" + (f" ({', '.join(pinned)})" if pinned else "")
-                + f" from tensorgrade's source folder, into the grader's Python ({sys.executable})")
-    top = module.split(".")[0]
-    return f"pip install {top} (or the package that provides the module `{top}`) into the grader's Python ({sys.executable})"
-
-
-def preload_failure_message(assignment: str, module: str, error: str) -> str:
-    what = ("is not installed on this grading machine" if error.startswith("ModuleNotFoundError")
-            else "cannot be imported on this grading machine")
-    return (f"`{module}` {what}: assignment {assignment} preloads it (worker.preload in its assignment.yaml), so "
-            f"no submission of it can be graded here ({error}). Install it with {install_hint(module)}, "
-            "then grade again. The submission itself was not judged.")
-
-
-@dataclass
-class ExecutionSettings:
-    cell_timeout: float = 60.0
-    submission_timeout: float = 600.0
-    limits: isolation.Limits = field(default_factory=isolation.Limits)
-    threads: int = 1
-
-
-@dataclass
-class ProbeRequest:
-    check: str
-    module: str  # which probes module: "public" or "hidden"
-    probe: str  # function name in that module
-    inputs: Any
-    timeout: float
-    # "public" checks run first, in a stage of their own: what students see of them is final
-    # before any hidden check's code or inputs enter the process
-    visibility: str = "hidden"
-
-
-@dataclass
-class Job:
-    cells: list[tuple[int, str]]  # (notebook cell index, source)
-    probe_sources: dict[str, str]
-    probes: list[ProbeRequest]
-    files: list[str]  # paths relative to the assignment folder, copied into the work folder
-    settings: ExecutionSettings
-
-
-@dataclass
-class CellRecord:
-    index: int
-    status: str  # ok | error | timeout | skipped
-    error: str | None = None
-    seconds: float = 0.0
-    output: str = ""
-
-
-@dataclass
-class ProbeRecord:
-    status: str  # ok | error | not_defined | timeout | missing
-    output: Any = None
-    error: str | None = None
-    seconds: float = 0.0
-
-
-@dataclass
-class ExecutionRecord:
-    cells: list[CellRecord]
-    probes: dict[str, ProbeRecord]
-    integrity: list[str]
-    isolation: dict[str, dict]
-    aborted: str | None
-    seconds: float
-    output_dropped: int = 0
 
 
 class _Launcher:
@@ -182,21 +88,21 @@ class SandboxWorker:
         self.log_path = log_dir / f"worker-{slot}.log"
         self.process: subprocess.Popen | None = None
         self.private_work_root: Path | None = None
-        self.uid_claim: isolation.StudentUid | None = None
+        self.uid_claim: uids.StudentUid | None = None
         self.student_uid: int | None = None
 
     def start(self) -> None:
-        if isolation.grader_is_root() and self.uid_claim is None:
-            self.uid_claim = isolation.StudentUid.claim(isolation.STUDENT_UID_BASE + self.slot)
+        if uids.grader_is_root() and self.uid_claim is None:
+            self.uid_claim = uids.StudentUid.claim(uids.STUDENT_UID_BASE + self.slot)
             self.student_uid = self.uid_claim.uid
-        read_only = isolation.sandbox_read_only_paths()
+        read_only = bwrap.sandbox_read_only_paths()
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
         if self.use_bwrap:
             env["MPLCONFIGDIR"] = "/tmp/mpl"
             config = {"jobs_dir": JOBS_MOUNT, "assignment_dir": ASSIGNMENT_MOUNT, "work_root": WORK_ROOT_IN_SANDBOX,
-                      "shared_memory_dir": isolation.SHARED_MEMORY_DIR}
+                      "shared_memory_dir": bwrap.SHARED_MEMORY_DIR}
             read_paths = [str(p) for p in read_only] + [ASSIGNMENT_MOUNT, "/proc", "/sys", "/bin", "/lib", "/lib64", "/sbin"]
         else:
             self.private_work_root = Path(tempfile.mkdtemp(prefix="tensorgrade-work-"))
@@ -208,9 +114,9 @@ class SandboxWorker:
         config.update(student_uid=self.student_uid, read_paths=read_paths, preload=self.preload, threads=1)
         argv = [sys.executable, "-m", "tensorgrade.sandbox.inside.worker", json.dumps(config)]
         if self.use_bwrap:
-            argv = isolation.sandbox_command(
+            argv = bwrap.sandbox_command(
                 argv, read_only=[*read_only], binds={self.jobs_root: JOBS_MOUNT},
-                tmp_size_mb=1024, env=env, root=isolation.grader_is_root())
+                tmp_size_mb=1024, env=env, root=uids.grader_is_root())
             # the assignment's public folder, read-only, at a fixed place
             argv[argv.index("--clearenv"):argv.index("--clearenv")] = [
                 "--ro-bind", str(self.assignment_dir), ASSIGNMENT_MOUNT]
@@ -222,11 +128,10 @@ class SandboxWorker:
                                            stderr=self.log, env=popen_env, start_new_session=True,
                                            text=True, bufsize=1)
         reply = self._read_reply(WORKER_START_TIMEOUT)
-        if reply is not None and reply.get("op") == "preload_failed":
+        if isinstance(reply, protocol.PreloadFailed):
             self.close()
-            raise GraderEnvironmentError(preload_failure_message(
-                self.assignment_dir.name, str(reply.get("module")), str(reply.get("error"))))
-        if reply is None or reply.get("op") != "ready":
+            raise GraderEnvironmentError(preload_failure_message(self.assignment_dir.name, reply.module, reply.error))
+        if not isinstance(reply, protocol.WorkerReady):
             self.close()
             raise ExecutionError(f"grading worker {self.slot} did not start; see {self.log_path}: "
                                  + self._log_tail())
@@ -237,7 +142,8 @@ class SandboxWorker:
         except OSError:
             return ""
 
-    def _read_reply(self, timeout: float) -> dict | None:
+    def _read_reply(self, timeout: float) -> protocol.WorkerReply | None:
+        """The worker's next reply; None when it said nothing in time or something else than a reply."""
         assert self.process is not None and self.process.stdout is not None
         result: list[str] = []
         reader = threading.Thread(target=lambda: result.append(self.process.stdout.readline()), daemon=True)
@@ -245,7 +151,10 @@ class SandboxWorker:
         reader.join(timeout)
         if not result or not result[0]:
             return None
-        return json.loads(result[0])
+        try:
+            return protocol.decode(result[0], protocol.WORKER_REPLIES)
+        except protocol.ProtocolViolation:
+            return None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -257,17 +166,17 @@ class SandboxWorker:
         job_dir = self.jobs_root / job_id
         job_dir.mkdir(mode=0o700)
         try:
-            _write_job(job_dir, job)
+            write_job(job_dir, job)
             assert self.process is not None and self.process.stdin is not None
-            self.process.stdin.write(json.dumps({"op": "run", "job": job_id}) + "\n")
+            self.process.stdin.write(json.dumps(protocol.to_wire(protocol.RunJob(job=job_id))) + "\n")
             self.process.stdin.flush()
             reply = self._read_reply(job.settings.submission_timeout + 60)
-            if reply is None or reply.get("job") != job_id:
+            if not isinstance(reply, (protocol.JobDone, protocol.JobFailed)) or reply.job != job_id:
                 self.close()  # a worker that went silent is replaced, never reused
                 raise ExecutionError(f"grading worker {self.slot} stopped responding ({reply!r}); see {self.log_path}: " + self._log_tail())
-            if reply.get("op") == "failed":
-                raise ExecutionError(f"grading worker failed on this job: {reply.get('error')}")
-            return _read_record(job_dir, job)
+            if isinstance(reply, protocol.JobFailed):
+                raise ExecutionError(f"grading worker failed on this job: {reply.error}")
+            return read_record(job_dir, job)
         finally:
             shutil.rmtree(job_dir, ignore_errors=True)
 
@@ -275,7 +184,7 @@ class SandboxWorker:
         if self.process is not None:
             try:
                 if self.process.poll() is None and self.process.stdin:
-                    self.process.stdin.write(json.dumps({"op": "stop"}) + "\n")
+                    self.process.stdin.write(json.dumps(protocol.to_wire(protocol.StopWorker())) + "\n")
                     self.process.stdin.flush()
                     self.process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired, ValueError):
@@ -294,58 +203,11 @@ class SandboxWorker:
             self.uid_claim = None
 
 
-def _write_job(job_dir: Path, job: Job) -> None:
-    settings = asdict(job.settings)
-    settings["checks"] = len(job.probes)
-    (job_dir / "job.json").write_text(json.dumps({
-        "cells": [{"index": index, "source": source} for index, source in job.cells],
-        "files": job.files,
-        "settings": settings,
-    }))
-    (job_dir / "probes.json").write_text(transport.dumps({
-        "sources": job.probe_sources,
-        "calls": [asdict(probe) for probe in job.probes],
-    }))
-
-
-def _read_record(job_dir: Path, job: Job) -> ExecutionRecord:
-    state_path = job_dir / "state.json"
-    state = transport.loads(state_path.read_bytes()) if state_path.exists() else {}
-    cells_state = state.get("cells", {}) if isinstance(state.get("cells"), dict) else {}
-    cells = []
-    for index, _ in job.cells:
-        raw = cells_state.get(str(index))
-        if isinstance(raw, dict):
-            cells.append(CellRecord(index=index, status=str(raw.get("status")), error=raw.get("error"),
-                                    seconds=float(raw.get("seconds") or 0.0), output=str(raw.get("output") or "")))
-        else:
-            cells.append(CellRecord(index=index, status="skipped",
-                                    error=state.get("aborted") or "not run"))
-    probes_state = state.get("probes", {}) if isinstance(state.get("probes"), dict) else {}
-    probes = {}
-    for request in job.probes:
-        raw = probes_state.get(request.check)
-        if isinstance(raw, dict):
-            probes[request.check] = ProbeRecord(status=str(raw.get("status")), output=raw.get("output"),
-                                                error=raw.get("error"), seconds=float(raw.get("seconds") or 0.0))
-        else:
-            aborted = state.get("aborted")
-            probes[request.check] = ProbeRecord(
-                status="timeout" if aborted and "time limit" in aborted else "missing",
-                error=aborted or "the check did not run")
-    return ExecutionRecord(
-        cells=cells, probes=probes,
-        integrity=[str(f) for f in state.get("integrity", [])],
-        isolation={k: {"active": False, "detail": v} for k, v in state.get("confinement_problems", {}).items()},
-        aborted=state.get("aborted"), seconds=float(state.get("seconds") or 0.0),
-        output_dropped=int(state.get("output_dropped") or 0))
-
-
 class WorkerPool:
     """`size` warm workers for one assignment; `run` is thread-safe and blocks for a free worker."""
 
     def __init__(self, assignment_dir: Path, preload: list[str], size: int = 1):
-        self.report = isolation.detect_layers()
+        self.report = layers.detect_layers()
         self.jobs_root = Path(tempfile.mkdtemp(prefix="tensorgrade-jobs-"))  # 0700: grader only
         self.log_dir = self.jobs_root / "logs"
         self.log_dir.mkdir()

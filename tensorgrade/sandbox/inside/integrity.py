@@ -26,7 +26,10 @@ WATCHED_MODULES = (
     "numpy", "numpy.testing", "numpy.linalg",
     "torch", "torch.nn", "torch.nn.functional", "torch.testing", "torch.autograd",
     "torch.autograd.gradcheck", "torch.optim", "torch.utils.data",
-    "tensorgrade.sandbox.transport", "tensorgrade.checking.inside.probing", "tensorgrade.sandbox.inside.kernel", "tensorgrade.sandbox.inside.integrity",
+    # the grader's own modules in the student's process
+    "tensorgrade.sandbox.transport", "tensorgrade.sandbox.protocol", "tensorgrade.checking.inside.probing",
+    "tensorgrade.sandbox.inside.kernel", "tensorgrade.sandbox.inside.integrity", "tensorgrade.sandbox.inside.audit",
+    "tensorgrade.sandbox.inside.shell",
 )
 WATCHED_CLASSES = (
     ("torch", "Tensor"), ("torch.nn", "Module"), ("torch.nn", "Parameter"),
@@ -35,6 +38,7 @@ WATCHED_CLASSES = (
     # off this very reset, the messages or the transport
     ("tensorgrade.sandbox.inside.kernel", "StudentSession"), ("tensorgrade.sandbox.inside.kernel", "Channel"),
     ("tensorgrade.sandbox.inside.integrity", "Baseline"), ("tensorgrade.sandbox.transport", "OpaqueObject"),
+    ("tensorgrade.sandbox.protocol", "MessageOrder"),
 )
 FUNCTION_STATE = ("__code__", "__defaults__", "__kwdefaults__")
 # (path from the shell to the object holding the list, attribute): every hook that rewrites cells.

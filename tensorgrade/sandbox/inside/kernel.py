@@ -27,33 +27,29 @@ import time
 import traceback
 import types
 import zlib
-from dataclasses import dataclass
-from typing import Any
 
+from tensorgrade.sandbox import protocol, transport
 from tensorgrade.sandbox.inside import integrity
-from tensorgrade.sandbox import transport
+from tensorgrade.sandbox.inside.audit import grader_code, install_audit_hook
+from tensorgrade.sandbox.inside.shell import make_shell
 from tensorgrade.checking.inside.probing import NotDefined
-
-# Modules whose functions' bodies student code must not replace (the audit hook reports it).
-PROTECTED_PACKAGES = frozenset({"tensorgrade", "torch", "numpy", "builtins", "math", "operator", "json", "base64",
-                                "random", "copy", "functools", "numbers", "IPython", "tensorflow", "keras"})
 
 CELL_FILENAME_PREFIX = "<ipython-input-"
 MAX_TRACEBACK_CHARS = 4000
 
 
 class Channel:
-    """Line-delimited JSON to the supervisor (write end) and the probe payload from it (read end)."""
+    """`protocol` messages to the supervisor (write end), and its answers (read end)."""
 
     def __init__(self, out_fd: int, in_fd: int):
         self._out = os.fdopen(out_fd, "wb", buffering=0)
         self._in = os.fdopen(in_fd, "rb", buffering=0)
         self._pid = os.getpid()
 
-    def send(self, message: dict) -> None:
+    def send(self, message: protocol.KernelMessage) -> None:
         if os.getpid() != self._pid:  # a copy forked by student code (a fork bomb) never speaks for it
             os._exit(0)
-        data = (transport.dumps(message) + "\n").encode()
+        data = protocol.encode(message)
         view = memoryview(data)
         while view:
             written = self._out.write(view)
@@ -62,7 +58,7 @@ class Channel:
     def fileno(self) -> int:
         return self._out.fileno()
 
-    def receive(self) -> Any:
+    def receive(self) -> protocol.Go | protocol.ProbeStage:
         chunks = []
         while True:
             chunk = self._in.read(1 << 20)
@@ -71,134 +67,7 @@ class Channel:
             chunks.append(chunk)
             if chunk.endswith(b"\n"):
                 break
-        return transport.loads(b"".join(chunks))
-
-
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
-
-
-class GradingShell(InteractiveShell):
-    """IPython with notebook semantics but no terminal, GUI, history or shell escapes."""
-
-    def enable_gui(self, gui=None):  # %matplotlib inline needs no event loop
-        return None
-
-    def system(self, cmd):  # `!pip install x` and %pip: report, do not run
-        print(f"[grader] shell command not run during grading: !{cmd}\n"
-              "[grader] the grader provides the course's packages; remove installs from your notebook.")
-
-    system_piped = system_raw = system
-
-    def showtraceback(self, *args, **kwargs):  # the grader records a trimmed traceback instead
-        return None
-
-    def showsyntaxerror(self, *args, **kwargs):
-        return None
-
-    def _format_exception_for_storage(self, exception, filename=None, running_compiled_code=False):
-        # IPython formats every failing cell's full traceback for its history (stack_data, source
-        # parsing, inspect over all loaded modules): 40-90 ms per failing cell in each forked
-        # process. The grader records its own trimmed traceback instead.
-        return {"ename": type(exception).__name__, "evalue": "", "traceback": []}
-
-
-def make_shell() -> GradingShell:
-    """The shell singleton.  The worker creates it once before forking (0.1 s saved per
-    submission); each forked student process then works on its own copy."""
-    from traitlets.config import Config
-
-    if GradingShell.initialized():
-        return GradingShell.instance()
-    config = Config()
-    config.HistoryManager.enabled = False
-    config.InteractiveShell.colors = "nocolor"
-    config.InteractiveShell.autocall = 0
-    shell = GradingShell.instance(config=config)
-    shell.display_formatter.active_types = ["text/plain"]
-    return shell
-
-
-def _code_objects(code: types.CodeType, into: set) -> None:
-    into.add(code)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _code_objects(const, into)
-
-
-def grader_code(namespaces) -> set:
-    """Every code object of the functions (and methods) in these module namespaces."""
-    found: set = set()
-    seen: set = set()
-    stack = list(namespaces)
-    while stack:
-        namespace = stack.pop()
-        for value in list(namespace.values()):
-            if isinstance(value, (staticmethod, classmethod)):
-                value = value.__func__
-            if isinstance(value, property):
-                for part in (value.fget, value.fset, value.fdel):
-                    if isinstance(part, types.FunctionType):
-                        _code_objects(part.__code__, found)
-            elif isinstance(value, types.FunctionType):
-                _code_objects(value.__code__, found)
-            elif isinstance(value, type) and id(value) not in seen and value.__module__.startswith("tensorgrade"):
-                seen.add(id(value))
-                stack.append(dict(vars(value)))
-    return found
-
-
-def install_audit_hook(fd: int) -> set:
-    """Report tampering with the grader to the supervisor as it happens; returns the set of code
-    objects counted as the grader's own (the kernel adds the probes' when it loads them).
-
-    Audit hooks cannot be removed by Python code, and the report leaves the process at once, so
-    erasing the patch afterwards does not erase the report.  The supervisor turns a report made
-    while a check runs into a failed check, and one against the grader's own code into a run whose
-    results are not trusted."""
-    import json as json_module
-
-    allowed = grader_code(vars(module) for name, module in list(sys.modules.items())
-                          if name.startswith("tensorgrade") and module is not None)
-    write, dumps, getframe, pid = os.write, json_module.dumps, sys._getframe, os.getpid()
-    function_type, protected = types.FunctionType, PROTECTED_PACKAGES
-    watched = {"object.__setattr__", "object.__delattr__", "sys.settrace", "sys.setprofile",
-               "gc.get_objects", "gc.get_referrers", "gc.get_referents", "open"}
-
-    def report(what: str, grader: bool) -> None:
-        try:
-            write(fd, (dumps({"op": "tamper", "what": what[:300], "grader": grader}) + "\n").encode())
-        except Exception:
-            pass
-
-    def hook(event, args):
-        if event not in watched:
-            return
-        if event == "open":
-            path = args[0]
-            if not (isinstance(path, str) and path.startswith("/proc/") and path.endswith("/mem")):
-                return
-        elif event.startswith("object."):
-            target, name = args[0], args[1]
-            if not (isinstance(target, function_type) and name in integrity.FUNCTION_STATE):
-                return
-            module = str(getattr(target, "__module__", None) or "")
-            if module.split(".")[0] not in protected:
-                return
-        try:
-            caller = getframe(1).f_code
-        except ValueError:
-            return
-        if caller in allowed:
-            return
-        if event.startswith("object."):
-            report(f"{module}.{target.__qualname__}.{name} was replaced", module.startswith("tensorgrade"))
-        elif event == "open":
-            report(f"opened {path} (a process's memory)", False)
-        else:
-            report(f"called {event}", False)
-
-    sys.addaudithook(hook)
-    return allowed
+        return protocol.decode(b"".join(chunks), protocol.SUPERVISOR_MESSAGES)
 
 
 def trimmed_traceback(exc: BaseException, cell_names: dict[str, int]) -> str:
@@ -220,15 +89,6 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int]) -> str:
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     text = f"{text}\n{summary}" if text else summary
     return text[-MAX_TRACEBACK_CHARS:]
-
-
-@dataclass
-class ProbeCall:
-    check: str
-    module: str
-    probe: str
-    inputs: Any
-    timeout: float
 
 
 class StudentSession:
@@ -278,7 +138,7 @@ class StudentSession:
             index = cell["index"]
             if index in self.skip:
                 continue
-            self.channel.send({"op": "cell_start", "index": index})
+            self.channel.send(protocol.CellStart(index=index))
             self.channel.receive()  # the supervisor's "go": it has taken the output written so far
             started = time.perf_counter()
             status, error = self._run_one(cell["source"])
@@ -286,8 +146,8 @@ class StudentSession:
             self._reset()
             sys.stdout.flush()
             sys.stderr.flush()
-            self.channel.send({"op": "cell_end", "index": index, "status": status, "error": error,
-                               "seconds": seconds, "findings": sorted(self.findings)})
+            self.channel.send(protocol.CellEnd(index=index, status=status, error=error, seconds=seconds,
+                                               findings=sorted(self.findings)))
 
     def _run_one(self, source: str) -> tuple[str, str | None]:
         count = self.shell.execution_count
@@ -315,10 +175,10 @@ class StudentSession:
         ran = [c["index"] for c in self.cells if c["index"] not in self.skip]
         return ran[count - 1] if 0 < count <= len(ran) else -1
 
-    def run_probes(self, sources: dict[str, str], calls: list[ProbeCall], done: set[str]) -> None:
+    def run_probes(self, sources: dict[str, str], calls: list[protocol.ProbeCallSpec], done: set[str]) -> None:
         """One stage of probes (the supervisor sends public checks first, hidden ones after)."""
         self._reset(True)
-        self.channel.send({"op": "integrity", "findings": sorted(self.findings)})
+        self.channel.send(protocol.Integrity(findings=sorted(self.findings)))
         for name, src in sources.items():
             self.modules[name] = _load_probe_module(name, src)
             self.grader_codes.update(grader_code([vars(self.modules[name])]))
@@ -327,34 +187,34 @@ class StudentSession:
             if call.check in done:
                 continue
             self._reset(True)  # anything student code left during the previous probe
-            self.channel.send({"op": "probe_start", "check": call.check})
+            self.channel.send(protocol.ProbeStart(check=call.check))
             started = time.perf_counter()
-            reply: dict = {"op": "probe_end", "check": call.check}
+            output, error = None, None
             try:
                 probe = getattr(self.modules[call.module], call.probe)
                 _seed_everything(call.check)
                 output = probe(namespace, call.inputs)
-                reply.update(status="ok", output=output)
+                status = "ok"
             except NotDefined as exc:
-                reply.update(status="not_defined", error=str(exc))
+                status, error = "not_defined", str(exc)
             except KeyboardInterrupt:
-                reply.update(status="interrupted", error="interrupted")
+                status, error = "interrupted", "interrupted"
             except BaseException as exc:
-                reply.update(status="error", error=trimmed_traceback(exc, self.cell_names))
-            reply["seconds"] = time.perf_counter() - started
+                status, error = "error", trimmed_traceback(exc, self.cell_names)
+            seconds = time.perf_counter() - started
             # What the student's code changed while the probe ran is undone before the result is
             # encoded, and makes the observation untrustworthy (it may have shaped it).
             changed = [f for f in self._reset(True) if integrity.shapes_observations(f)]
             if changed:
-                reply = {"op": "probe_end", "check": call.check, "status": "untrusted", "seconds": reply["seconds"],
-                         "error": "while this check ran, your code changed the grader's environment, so its "
-                                  "result cannot be trusted: " + "; ".join(changed[:5])}
+                status, output = "untrusted", None
+                error = ("while this check ran, your code changed the grader's environment, so its "
+                         "result cannot be trusted: " + "; ".join(changed[:5]))
             try:
-                self.channel.send(reply)
+                self.channel.send(protocol.ProbeEnd(check=call.check, status=status, output=output, error=error,
+                                                    seconds=seconds))
             except (transport.TransportError, TypeError, ValueError) as exc:
-                self.channel.send({"op": "probe_end", "check": call.check, "status": "error",
-                                   "error": f"the result could not be sent to the grader: {exc}",
-                                   "seconds": reply["seconds"]})
+                self.channel.send(protocol.ProbeEnd(check=call.check, status="error", seconds=seconds,
+                                                    error=f"the result could not be sent to the grader: {exc}"))
 
 
 def _load_probe_module(name: str, source: str) -> types.ModuleType:
@@ -391,25 +251,11 @@ def student_main(channel: Channel, cells: list[dict], skip: set[int], done_probe
     sys.settrace(None)
     threading.settrace(None)  # type: ignore[arg-type]
     while True:  # stages of probes: public checks, then hidden ones, then an empty stage
-        channel.send({"op": "want_probes"})
-        payload = channel.receive()
-        if not payload["calls"]:
+        channel.send(protocol.WantProbes())
+        stage = channel.receive()
+        if not isinstance(stage, protocol.ProbeStage) or stage.last:
             break
-        calls = [ProbeCall(**{k: call[k] for k in ("check", "module", "probe", "inputs", "timeout")})
-                 for call in payload["calls"]]
-        session.run_probes(payload["sources"], calls, done_probes)
-    channel.send({"op": "finished"})
+        session.run_probes(stage.sources, stage.calls, done_probes)
+    channel.send(protocol.Finished())
     sys.stdout.flush()
     os._exit(0)
-
-
-def decode_line(line: bytes) -> dict | None:
-    """Parse one message from the student process; None for anything malformed."""
-    try:
-        message = transport.loads(line)
-    except transport.TransportError:
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("op"), str):
-        return None
-    return message
-

@@ -1,11 +1,8 @@
-"""Helpers for checks of TensorFlow assignments (a6_tensorflow), shared by public and hidden files.
+"""Probe helpers for TensorFlow assignments (a6_tensorflow), inside the sandbox, on the student's objects.
 
-Probe side (inside the sandbox, on the student's objects): `kind`, `as_array`, `weights_structure`,
-`assign_if_fits` and `TapeRecorder` turn TensorFlow tensors and variables into plain data (NumPy
-arrays, lists, dicts) and record how the student's code used `tf.GradientTape`.  They import
-TensorFlow when called, so the grader side can import this module without it.
-
-Judge side (outside, on plain data only): `kind_text`, `shape_text` and `same_output`.
+`kind`, `as_array`, `weights_structure`, `assign_if_fits` and `TapeRecorder` turn TensorFlow tensors
+and variables into plain data (NumPy arrays, lists, dicts) and record how the student's code used
+`tf.GradientTape`.  They import TensorFlow when called, so importing this module needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,10 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from tensorgrade.checking.outside.judging import compare
-
-# float32 values computed by two implementations (reference and student) of the same formula
-RTOL, ATOL = 1e-5, 1e-6
 MAX_DEPTH = 4
 
 
@@ -35,8 +28,6 @@ def f32(value) -> np.ndarray:
 def type_name(value) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}"
 
-
-# -- probe side ---------------------------------------------------------------------------------
 
 def kind(value) -> dict:
     """What a value is, for messages: type, whether it is a tensor or a variable, shape, dtype."""
@@ -119,42 +110,3 @@ class TapeRecorder:
 
 
 # -- judge side ---------------------------------------------------------------------------------
-
-def shape_text(shape) -> str:
-    """(3, 1), (4), ()"""
-    return str(tuple(shape)).replace(",)", ")") if shape is not None else "no shape"
-
-
-def kind_text(info: dict) -> str:
-    """A `kind()` in words: `a tf.Tensor of shape (3, 1) and dtype float32`, `a float`, `None`."""
-    name = info.get("type", "?")
-    if name == "builtins.NoneType":
-        return "None"
-    if info.get("variable"):
-        name = "tf.Variable"
-    elif info.get("tensor"):
-        name = "tf.Tensor"
-    text = f"a {name.removeprefix('builtins.')}"
-    if "shape" in info:
-        text += f" of shape {shape_text(info['shape'])}"
-    if "dtype" in info:
-        text += f" and dtype {info['dtype']}"
-    return text
-
-
-def weights_text(structure) -> str:
-    """A `weights_structure()` that is not a list, in words, with the usual cause when it is a method."""
-    name = structure.get("type", "something else") if isinstance(structure, dict) else type(structure).__name__
-    if name == "builtins.method":
-        return "a method: make `weights` a property (@property above `def weights(self):`)"
-    if name == "builtins.NoneType":
-        return "None"
-    if name.endswith("EagerTensor"):
-        return "a tf.Tensor (not a tf.Variable, which an update can change in place)"
-    return name.removeprefix("builtins.")
-
-
-def same_output(a, b) -> bool:
-    """Two probe outputs are the same behaviour when every value agrees to float32 precision: how
-    a known mistake is recognised on checks whose judge also tests absolute properties."""
-    return compare(a, b, name="output", rtol=1e-4, atol=ATOL) is None
