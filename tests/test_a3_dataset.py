@@ -6,7 +6,7 @@ import numpy as np
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.course.datasets import held_out_rows, student_rows
 from tensorgrade.grading.grader import draw_all_inputs
-from tensorgrade.course.release import public_seed_of
+from tensorgrade.course.release.packaging import public_seed_of
 from conftest import ROOT
 
 A3 = ROOT / "assignments" / "a3_dataset"

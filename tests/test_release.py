@@ -19,8 +19,9 @@ from tensorgrade.course.assignment import load_assignment
 from tensorgrade.course.authoring import AuthoringError, split_notebook
 from tensorgrade.cli.main import main
 from tensorgrade.grading.grader import Grader
-from tensorgrade.course.release import (EXPECTATIONS_FILE, check_notebook, public_seed_of, release_assignment,
-                                template_problems)
+from tensorgrade.course.release.gate import release_assignment, template_problems
+from tensorgrade.course.release.packaging import EXPECTATIONS_FILE, public_seed_of
+from tensorgrade.course.release.student_check import check_notebook
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from conftest import ROOT
 
@@ -420,7 +421,7 @@ COURSE = sorted(p.name for p in (ROOT / "assignments").iterdir() if (p / "assign
 def test_every_assignment_of_the_course_builds_a_release_without_a_leak(assignment_id, tmp_path):
     """The gate's first stage for all six (the sandbox stages grade what tests/test_course.py grades;
     `make release` runs the whole gate on every assignment)."""
-    from tensorgrade.course.release import ReleaseReport, _spec_stage
+    from tensorgrade.course.release.gate import ReleaseReport, _spec_stage
 
     assignment = load_assignment(ROOT / "assignments" / assignment_id)
     staging = tmp_path / "release" / assignment_id

@@ -349,7 +349,7 @@ def test_browser_dashboard_loads_with_histogram_and_links(written, graded, tmp_p
 
 @pytest.fixture(scope="module")
 def a2_release_folder(tmp_path_factory):
-    from tensorgrade.course.release import release_assignment
+    from tensorgrade.course.release.gate import release_assignment
 
     out = tmp_path_factory.mktemp("release")
     report = release_assignment(ROOT / "assignments" / "a2_autograd", out)

@@ -11,7 +11,7 @@ from tensorgrade.cli.output import make_console, soft_printer
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from tensorgrade.course.release import release_assignment
+    from tensorgrade.course.release.gate import release_assignment
 
     console = make_console()
     say = soft_printer(console)
@@ -39,7 +39,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tensorgrade.course.release import ReleaseError, check_notebook, find_release_folder
+    from tensorgrade.course.release.student_check import ReleaseError, check_notebook, find_release_folder
 
     console = make_console()
     say = soft_printer(console)
