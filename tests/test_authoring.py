@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from tensorgrade.course.authoring import AuthoringError, course_notebook, edit, write_course_notebooks
+from tensorgrade.course.notebook_builder import AuthoringError, course_notebook, edit, write_course_notebooks
 from conftest import ROOT
 
 BUILT = ["a1_backprop", "a3_dataset", "a4_training", "a5_evaluation", "a6_tensorflow"]

@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import load_assignment
-from tensorgrade.course.authoring import AuthoringError, split_notebook
+from tensorgrade.course.nbgrader_split import AuthoringError, split_notebook
 from tensorgrade.cli.main import main
 from tensorgrade.grading.grader import Grader
 from tensorgrade.course.release.gate import release_assignment, template_problems

@@ -10,7 +10,7 @@ checks' points; the others make one training mistake and keep the device checks'
 
 from pathlib import Path
 
-from tensorgrade.course.authoring import edit, write_course_notebooks
+from tensorgrade.course.notebook_builder import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"

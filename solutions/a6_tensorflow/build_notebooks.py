@@ -9,7 +9,7 @@ cell ids); the comment on each entry of SAMPLES says what it gets wrong, and
 
 from pathlib import Path
 
-from tensorgrade.course.authoring import edit, write_course_notebooks
+from tensorgrade.course.notebook_builder import edit, write_course_notebooks
 
 HERE = Path(__file__).resolve().parent
 VERSION = "1.0"

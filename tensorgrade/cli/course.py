@@ -67,7 +67,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from tensorgrade.course.authoring import AuthoringError, split_notebook
+    from tensorgrade.course.nbgrader_split import AuthoringError, split_notebook
 
     console = make_console()
     say = soft_printer(console)
