@@ -1,20 +1,17 @@
-"""nbgrader-style test cells as checks: the probe runs the test cell's code, the judge reads the result.
-
-Used by the `checks.py`/`probes.py` that `tensorgrade split` generates from an nbgrader source
-notebook (see tensorgrade/course/authoring.py). `run_test_cell` runs inside the sandbox; the judges outside.
+"""nbgrader-style test cells, inside the sandbox: `run_test_cell` runs a test cell's code in the
+student's namespace and returns pass/fail and the assertion message as data.
 
 Unlike a native check, whose judge compares plain data outside the sandbox, an assert-style test
 decides inside the student's process: "passed" is an observation made there (the grader undoes
 patched functions between cells and probes, but a value whose `__eq__` lies still satisfies an
 `assert`). That is the price of reusing nbgrader tests unchanged; rewrite a test as a native
-check where it matters.
+check where it matters. The judges are in `checking/outside/testcell_judges.py`.
 """
 
 from __future__ import annotations
 
 import traceback
 
-from tensorgrade.checking.outside.judging import Verdict, failed, passed
 from tensorgrade.checking.inside.probing import NotDefined
 
 MAX_MESSAGE_CHARS = 2000
@@ -47,22 +44,3 @@ def run_test_cell(ns: dict, source: str, check_id: str) -> dict:
                              "and that its cell runs without an error)") from None
         raise
     return {"passed": True, "message": None, "line": None, "lineno": None}
-
-
-def judge_visible_test(case) -> Verdict:
-    """A public test: its code is in the release, so the failing line may be shown."""
-    outcome = case.student
-    if outcome.get("passed") is True:
-        return passed("every assertion of the test cell holds")
-    where = f" at line {outcome['lineno']}: `{outcome['line']}`" if outcome.get("line") else ""
-    detail = f": {outcome['message']}" if outcome.get("message") else ""
-    return failed(f"the test cell's assertion failed{where}{detail}")
-
-
-def judge_hidden_test(case) -> Verdict:
-    """A hidden test: the failing line is hidden test code, so only the assertion's message is shown."""
-    outcome = case.student
-    if outcome.get("passed") is True:
-        return passed("every assertion of the hidden test cell holds")
-    detail = f": {outcome['message']}" if outcome.get("message") else ""
-    return failed(f"an assertion of the hidden test cell failed{detail}")
