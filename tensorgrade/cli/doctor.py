@@ -1,4 +1,4 @@
-"""`tensorgrade doctor`: which isolation layers work on this machine."""
+"""`tensorgrade doctor`: which isolation layers work on this machine, and whether grading does."""
 
 from __future__ import annotations
 
@@ -25,8 +25,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         table.add_row(name, state, LAYER_DESCRIPTIONS.get(name, ""), escape(layer.detail))
     console.print(table)
     if report.missing:
-        console.print(f"[yellow]{len(report.missing)} layer(s) missing: grading still runs, and every result "
-                      "lists them in its `isolation` field.[/yellow]")
+        console.print(f"[yellow]{len(report.missing)} layer(s) missing: every result lists them in its "
+                      "`isolation` field.[/yellow]")
     else:
         console.print("[green]All isolation layers are available.[/green]")
-    return 0
+    return 0 if canary_works(console) else 1
+
+
+def canary_works(console) -> bool:
+    """Grade a canary submission under the layers grading uses, and say plainly whether it works."""
+    from tensorgrade.sandbox.host.canary import run_canary
+
+    console.print("A canary submission, graded under these layers:")
+    outcome = run_canary()
+    for what, ok, problem in outcome.steps:
+        mark = "[green]ok[/green]    " if ok else "[red]FAILED[/red]"
+        console.print(f"  {mark} {escape(what)}" + (f": {escape(problem)}" if problem else ""))
+    if outcome.works:
+        console.print("[green]Grading works on this machine.[/green]")
+        return True
+    if outcome.problem:
+        console.print(f"  [red]{escape(outcome.problem)}[/red]")
+    console.print("[bold red]Grading would not work on this machine:[/bold red] every submission would be "
+                  "recorded as a grader error (never a score) until the problem above is fixed.")
+    return False

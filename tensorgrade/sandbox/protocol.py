@@ -52,9 +52,11 @@ class ProtocolViolation(ValueError):
 
 @dataclass(frozen=True)
 class Confined:
-    """The isolation layers are applied; `problems` names each layer that could not be."""
+    """The isolation layers are applied; `problems` names each layer that could not be, and
+    `unreadable` what grading needs that the confined process cannot read (a broken host)."""
     op: ClassVar[str] = "confined"
     problems: dict[str, str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,15 +179,21 @@ class PreloadFailed:
 
 @dataclass(frozen=True)
 class JobDone:
+    """The job's record is complete. `retire`: why this worker must not take another submission
+    (its slot could not be made pristine); it exits, and the grader starts a fresh one."""
     op: ClassVar[str] = "done"
     job: str
+    retire: str | None = None
 
 
 @dataclass(frozen=True)
 class JobFailed:
+    """The grader's side of the job failed (not the student's code): the job is to be run again,
+    on a fresh worker when `retire` is set."""
     op: ClassVar[str] = "failed"
     job: str
     error: str
+    retire: bool = False
 
 
 WorkerRequest = Union[RunJob, StopWorker]

@@ -72,6 +72,8 @@ class ExecutionRecord:
     aborted: str | None
     seconds: float
     output_dropped: int = 0
+    # The grader's side failed while running it (see records.JobState.grader_failure): no verdict.
+    grader_failure: str | None = None
 
 
 def write_job(job_dir: Path, job: Job) -> None:
@@ -118,4 +120,5 @@ def read_record(job_dir: Path, job: Job) -> ExecutionRecord:
         integrity=[str(f) for f in state.get("integrity", [])],
         isolation={k: {"active": False, "detail": v} for k, v in state.get("confinement_problems", {}).items()},
         aborted=state.get("aborted"), seconds=float(state.get("seconds") or 0.0),
-        output_dropped=int(state.get("output_dropped") or 0))
+        output_dropped=int(state.get("output_dropped") or 0),
+        grader_failure=str(state["grader_failure"]) if state.get("grader_failure") else None)

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from tensorgrade.sandbox import protocol
+from tensorgrade.sandbox import protocol, removal
 from tensorgrade.sandbox.host import bwrap, layers, uids
 from tensorgrade.sandbox.host.jobs import ExecutionRecord, Job, read_record, write_job
 from tensorgrade.sandbox.host.preload import preload_failure_message
@@ -90,6 +90,7 @@ class SandboxWorker:
         self.private_work_root: Path | None = None
         self.uid_claim: uids.StudentUid | None = None
         self.student_uid: int | None = None
+        self.retired: list[str] = []  # why this slot's workers were replaced after a submission
 
     def start(self) -> None:
         if uids.grader_is_root() and self.uid_claim is None:
@@ -102,7 +103,7 @@ class SandboxWorker:
         if self.use_bwrap:
             env["MPLCONFIGDIR"] = "/tmp/mpl"
             config = {"jobs_dir": JOBS_MOUNT, "assignment_dir": ASSIGNMENT_MOUNT, "work_root": WORK_ROOT_IN_SANDBOX,
-                      "shared_memory_dir": bwrap.SHARED_MEMORY_DIR}
+                      "shared_memory_dir": bwrap.SHARED_MEMORY_DIR, "private_tmp": True}
             read_paths = [str(p) for p in read_only] + [ASSIGNMENT_MOUNT, "/proc", "/sys", "/bin", "/lib", "/lib64", "/sbin"]
         else:
             self.private_work_root = Path(tempfile.mkdtemp(prefix="tensorgrade-work-"))
@@ -175,8 +176,13 @@ class SandboxWorker:
                 self.close()  # a worker that went silent is replaced, never reused
                 raise ExecutionError(f"grading worker {self.slot} stopped responding ({reply!r}); see {self.log_path}: " + self._log_tail())
             if isinstance(reply, protocol.JobFailed):
+                self.close()  # its slot may be in any state: a fresh worker takes the next job
                 raise ExecutionError(f"grading worker failed on this job: {reply.error}")
-            return read_record(job_dir, job)
+            record = read_record(job_dir, job)
+            if reply.retire:  # the record stands; what the submission left cannot reach the next one
+                self.retired.append(reply.retire)
+                self.close()
+            return record
         finally:
             shutil.rmtree(job_dir, ignore_errors=True)
 
@@ -194,7 +200,10 @@ class SandboxWorker:
                 self.process.wait()
             self.process = None
         if self.private_work_root is not None:
-            shutil.rmtree(self.private_work_root, ignore_errors=True)
+            try:
+                removal.remove_tree(self.private_work_root)
+            except OSError:
+                pass  # a temporary folder of the grader's; the next worker gets a new one
             self.private_work_root = None
         if getattr(self, "log", None):
             self.log.close()
@@ -220,6 +229,7 @@ class WorkerPool:
         self._start_error: ExecutionError | None = None  # workers that failed to start stay failed
         self._lock = threading.Lock()
         self.startup_seconds = 0.0
+        self.failures = 0  # jobs whose worker failed on the grader's side (each replaced by a fresh one)
 
     def start(self) -> None:
         with self._lock:
@@ -252,6 +262,11 @@ class WorkerPool:
             self.startup_seconds = time.perf_counter() - started
 
     @property
+    def restarts(self) -> int:
+        """Workers replaced: after a failure of the grader's side, or a slot that was not left clean."""
+        return self.failures + sum(len(worker.retired) for worker in self.workers)
+
+    @property
     def start_error(self) -> ExecutionError | None:
         """Why the workers could not start (then every run raises it), or None."""
         return self._start_error
@@ -264,16 +279,32 @@ class WorkerPool:
         return layers
 
     def run(self, job: Job) -> ExecutionRecord:
+        """The job's record. A failure of the grader's side (a worker that died or went silent, a
+        slot that is not clean, a supervisor that failed, a sandbox in which Python cannot run) is
+        never the student's: the job runs once more on a fresh worker, then ExecutionError."""
         self.start()
-        worker = self.idle.get()
-        try:
+        for attempt in (1, 2):
+            worker = self.idle.get()
             try:
-                return worker.run(job)
-            except ExecutionError:
+                try:
+                    record = worker.run(job)
+                except GraderEnvironmentError:
+                    raise
+                except ExecutionError:
+                    worker.close()
+                    self.failures += 1
+                    if attempt == 2:
+                        raise
+                    continue
+                if record.grader_failure is None:
+                    return record
                 worker.close()
-                raise
-        finally:
-            self.idle.put(worker)
+                self.failures += 1
+                if attempt == 2:
+                    raise ExecutionError(record.grader_failure)
+            finally:
+                self.idle.put(worker)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         for worker in self.workers:

@@ -186,7 +186,7 @@ def confine_student(conf: StudentConfinement) -> dict[str, str]:
     return problems
 
 
-def _live_processes() -> list[tuple[int, int, int]]:
+def live_processes() -> list[tuple[int, int, int]]:
     """(pid, ppid, uid) of every process that is not a zombie (zombies only need reaping)."""
     found = []
     for entry in os.listdir("/proc"):
@@ -207,7 +207,7 @@ def _live_processes() -> list[tuple[int, int, int]]:
 
 def _descendants(root_pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for pid, ppid, _ in _live_processes():
+    for pid, ppid, _ in live_processes():
         children.setdefault(ppid, []).append(pid)
     found, stack = [], [root_pid]
     while stack:
@@ -230,7 +230,7 @@ def _kill_all_of_uid(uid: int) -> None:
                     os.kill(-1, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     break
-                if not any(u == uid and p != me for p, _, u in _live_processes()):
+                if not any(u == uid and p != me for p, _, u in live_processes()):
                     break
                 time.sleep(0.002)
         finally:
@@ -271,3 +271,26 @@ def reap_children() -> None:
             return
         if pid == 0:
             return
+
+
+def unreadable_runtime() -> list[str]:
+    """What grading needs that this confined process cannot read: the standard library, torch and
+    numpy where loaded. A sandbox in which they cannot be imported would fail every student's
+    cells for the grader's reasons (a host whose Python the student uid cannot read), so the
+    supervisor turns this into a grader error, never a score."""
+    import sys
+
+    folders = {"the standard library": os.path.dirname(os.__file__)}
+    for name in ("torch", "numpy"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            folders[name] = os.path.dirname(module.__file__)
+    problems = []
+    for what, folder in folders.items():
+        try:
+            os.listdir(folder)
+            with open(os.path.join(folder, "os.py" if what == "the standard library" else "__init__.py"), "rb"):
+                pass
+        except OSError as exc:
+            problems.append(f"{what} ({folder}) cannot be read by the student's process: {exc.strerror or exc}")
+    return problems

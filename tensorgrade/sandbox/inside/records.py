@@ -31,6 +31,9 @@ class JobState:
     finished: bool = False
     aborted: str | None = None
     seconds: float = 0.0
+    # Set when the grader's side failed (the supervisor, a file it could not copy, a sandbox in which
+    # Python cannot run): the submission is a grader error, never a score, and is run again.
+    grader_failure: str | None = None
     # Set when hidden checks' code and inputs are sent: from then on nothing the student may see
     # (cell records, public checks) is recorded, so nothing hidden can travel out through it.
     hidden_released: bool = False

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tensorgrade.sandbox import protocol
+from tensorgrade.sandbox import removal
 from tensorgrade.sandbox.inside import confinement
 from tensorgrade.sandbox.inside.records import JobState, Recorder
 
@@ -33,6 +34,7 @@ class WorkerConfig:
     preload: list[str]
     threads: int = 1
     shared_memory_dir: str | None = None  # the sandbox's private /dev/shm, wiped around each submission
+    private_tmp: bool = False  # /tmp is the sandbox's own tmpfs: its usage tells leftovers
 
 
 class Supervisor:
@@ -53,16 +55,11 @@ class Supervisor:
     def wipe_shared_memory(self) -> None:
         """Nothing a submission leaves in /dev/shm (semaphores, shared tensors) reaches the next."""
         if self.config.shared_memory_dir:
-            for entry in Path(self.config.shared_memory_dir).iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+            removal.empty_folder(Path(self.config.shared_memory_dir))
 
     def prepare_work_dir(self) -> None:
         self.wipe_shared_memory()
-        if self.work_dir.exists():
-            shutil.rmtree(self.work_dir)
+        removal.remove_tree(self.work_dir)
         self.work_dir.mkdir(parents=True, mode=0o700)
         for relative in self.job.get("files", []):
             source = Path(self.config.assignment_dir) / relative
@@ -83,7 +80,13 @@ class Supervisor:
 
         self.state.attempts += 1
         confinement.become_subreaper()  # not inherited through fork
-        self.prepare_work_dir()
+        try:
+            self.prepare_work_dir()
+        except Exception as exc:  # a file the grader could not copy (a full /tmp, a broken slot)
+            self.state.grader_failure = (f"the grader could not prepare the submission's work folder: "
+                                         f"{type(exc).__name__}: {exc}")
+            self.save()
+            return 0
         msg_r, msg_w = os.pipe()
         cmd_r, cmd_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -106,8 +109,13 @@ class Supervisor:
                 os.close(cmd_w)
             except OSError:
                 pass
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.wipe_shared_memory()
+            # Never raises: what it cannot remove, the worker's check before the next submission
+            # finds, and that worker is retired (cleanroom.Slot).
+            try:
+                removal.remove_tree(self.work_dir)
+                self.wipe_shared_memory()
+            except Exception as exc:
+                os.write(2, f"[grader] cleanup after the submission failed: {type(exc).__name__}: {exc}\n".encode())
 
     def _become_student(self, msg_w: int, cmd_r: int, out_w: int) -> None:
         try:
@@ -139,7 +147,7 @@ class Supervisor:
             from tensorgrade.sandbox.inside import kernel
 
             channel = kernel.Channel(msg_w, cmd_r)
-            channel.send(protocol.Confined(problems=problems))
+            channel.send(protocol.Confined(problems=problems, unreadable=confinement.unreadable_runtime()))
             # On a restart, cells that already used up their time limit are not paid for twice.
             timed_out = {int(i) for i, cell in self.state.cells.items() if cell["status"] == "timeout"}
             kernel.student_main(channel, self.job["cells"], set(self.state.skip) | timed_out,

@@ -54,7 +54,8 @@ class Watch:
     # -- the loop ---------------------------------------------------------------------------
 
     def _loop(self) -> int | None:
-        while self.open_fds and not self.order.finished and self.violation is None:
+        while (self.open_fds and not self.order.finished and self.violation is None
+               and self.state.grader_failure is None):
             now = time.monotonic()
             stopped = self._enforce_deadlines(now)
             if stopped is not None:
@@ -130,6 +131,9 @@ class Watch:
         self.order.step(message)  # ProtocolViolation when out of order
         if isinstance(message, protocol.Confined):
             self.record.confined(message)
+            if message.unreadable:
+                self.state.grader_failure = ("the sandbox cannot run Python code for this submission: "
+                                             + "; ".join(u[:300] for u in message.unreadable[:5]))
         elif isinstance(message, protocol.CellStart):
             # Output and messages come on two pipes, so their order is only known at these
             # handshakes: what is in the output pipe now was written before the cell; the kernel
@@ -216,6 +220,9 @@ class Watch:
 
     def _conclude(self) -> int:
         supervisor, state = self.supervisor, self.state
+        if state.grader_failure is not None:
+            supervisor.save()
+            return 0
         if self.violation is not None:
             # Whatever it reported may be forged: no check of this run is graded, and the TA sees why.
             self.record.untrusted_run(self.violation)

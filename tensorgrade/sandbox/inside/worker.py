@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from tensorgrade.sandbox import protocol
-from tensorgrade.sandbox.inside import confinement
+from tensorgrade.sandbox.inside import cleanroom, confinement
 from tensorgrade.sandbox.inside.records import JobState
 from tensorgrade.sandbox.inside.supervisor import RESTART, Supervisor, WorkerConfig
 from tensorgrade.sandbox.inside.warmup import PreloadError, warm_up
@@ -50,11 +50,11 @@ def run_job(config: WorkerConfig, job_id: str) -> None:
                 os._exit(code)
         code = _wait_supervisor(pid, deadline + 10)
         state = JobState.load(state_path)
-        if state.finished or state.aborted:
+        if state.finished or state.aborted or state.grader_failure:
             break
-        if code != RESTART:
-            state.aborted = ("the grader's supervisor for this submission ended unexpectedly "
-                             f"({'killed' if code is None else 'exit ' + str(code)})")
+        if code != RESTART:  # the grader's own process failed: not the student's doing
+            state.grader_failure = ("the grader's supervisor for this submission ended unexpectedly "
+                                    f"({'killed' if code is None else 'exit ' + str(code)})")
             state.save(state_path)
             break
     else:
@@ -104,16 +104,33 @@ def main() -> None:
         reply(protocol.PreloadFailed(module=exc.module, error=exc.error))
         os._exit(1)
     confinement.prepare_landlock(config.read_paths)
+    slot = cleanroom.Slot(work_root=Path(config.work_root),
+                          shared_memory_dir=Path(config.shared_memory_dir) if config.shared_memory_dir else None,
+                          student_uid=config.student_uid, tmp="/tmp" if config.private_tmp else None)
+    slot.measure_baseline()
     reply(protocol.WorkerReady())
     for line in sys.stdin:
         request = protocol.decode(line, protocol.WORKER_REQUESTS)
         if isinstance(request, protocol.StopWorker):
             break
+        # A clean room: the slot is verified pristine before the submission starts.
+        dirty = slot.problems()
+        if dirty:
+            slot.scrub()
+            dirty = slot.problems()
+        if dirty:
+            reply(protocol.JobFailed(job=request.job, retire=True,
+                                     error="this grading worker's slot is not clean: " + "; ".join(dirty)))
+            break
         try:
             run_job(config, request.job)
-            reply(protocol.JobDone(job=request.job))
-        except Exception as exc:  # report and keep serving: one job never takes the worker down
-            reply(protocol.JobFailed(job=request.job, error=repr(exc)))
+        except Exception as exc:  # the grader's failure, reported; the job runs again on a fresh worker
+            reply(protocol.JobFailed(job=request.job, error=f"{type(exc).__name__}: {exc}", retire=True))
+            break
+        dirty = slot.scrub() + slot.problems()
+        reply(protocol.JobDone(job=request.job, retire="; ".join(dirty) or None))
+        if dirty:
+            break
     # Nothing to tear down (the sandbox's /tmp goes with it): skip the interpreter's finalisation of
     # torch and every loaded module, which takes about a second, and keeps the grader waiting.
     sys.stderr.flush()
