@@ -262,8 +262,10 @@ class ExtractedArchive:
             self.folder = None
 
 
-def merge_discoveries(discoveries: Iterable[Discovery]) -> Discovery:
-    """Several sources at once (folders, archives, files): a student found in two is a warning too."""
+def merge_discoveries(discoveries: Iterable[Discovery], in_order_given: bool = False) -> Discovery:
+    """Several sources at once (folders, archives, files): a student found in two is a warning too.
+    The students are sorted by id, or with `in_order_given` kept in the order the sources gave them
+    (notebook files named on the command line)."""
     merged = Discovery(submissions=[])
     seen: dict[str, Submission] = {}
     for discovery in discoveries:
@@ -275,12 +277,20 @@ def merge_discoveries(discoveries: Iterable[Discovery]) -> Discovery:
             if earlier is None:
                 seen[submission.student] = submission
                 continue
-            newer = max((earlier, submission), key=lambda s: (s.path.lstat().st_mtime, s.label))
+            newer = max((earlier, submission), key=lambda s: (_modified(s.path), s.label))
             merged.warnings.append(f"{submission.student}: 2 notebooks: {earlier.label}, {submission.label}; "
                                    f"grading the newest, {newer.label}")
             seen[submission.student] = newer
-    merged.submissions = [seen[student] for student in sorted(seen)]
+    merged.submissions = list(seen.values()) if in_order_given else [seen[student] for student in sorted(seen)]
     return merged
+
+
+def _modified(path: Path) -> float:
+    """A file's modification time; a notebook named that does not exist is older than any that does."""
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return float("-inf")
 
 
 def single_file(path: Path) -> Discovery:

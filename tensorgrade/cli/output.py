@@ -48,3 +48,28 @@ def print_result(console: Console, result) -> None:
 def soft_printer(console: Console):
     """Print without wrapping: paths and messages stay whole, to be copied or grepped."""
     return lambda text: console.print(text, soft_wrap=True)
+
+
+class ResultTables:
+    """A batch's listener for notebook files named on the command line: each submission's table, in
+    the order given, printed as soon as it and every submission before it are graded.  Without a
+    gradebook (as there, in `grade`) no submission is skipped, so every one is printed."""
+
+    def __init__(self, console: Console, submissions: list):
+        self.console = console
+        self.waiting = list(submissions)
+        self.graded: dict[int, object] = {}  # by id(submission): results that arrived ahead of their turn
+
+    def __enter__(self) -> "ResultTables":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def started(self, to_grade: int, skipped: int) -> None:
+        pass
+
+    def finished_one(self, item) -> None:
+        self.graded[id(item.submission)] = item.result
+        while self.waiting and id(self.waiting[0]) in self.graded:
+            print_result(self.console, self.graded.pop(id(self.waiting.pop(0))))
