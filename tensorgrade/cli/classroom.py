@@ -12,7 +12,7 @@ from tensorgrade.cli.output import make_console, soft_printer
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tensorgrade.course.assignment import SpecError, load_assignment
-    from tensorgrade.reports.report import load_entries, write_reports
+    from tensorgrade.reports.dashboard import load_entries, write_reports
 
     console = make_console()
     say = soft_printer(console)

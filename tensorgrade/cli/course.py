@@ -50,7 +50,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ReleaseError as exc:
         say(f"[red]error:[/red] {escape(str(exc))}")
         return 2
-    from tensorgrade.reports.report import print_terminal_report, write_student_report
+    from tensorgrade.reports.render import write_student_report
+    from tensorgrade.reports.terminal import print_terminal_report
 
     print_terminal_report(console, result, release.assignment)
     hidden = release.hidden_checks
