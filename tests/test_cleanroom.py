@@ -173,6 +173,7 @@ def test_a_host_whose_python_the_student_cannot_read_records_errors_not_zeros(tm
     result = latest(database)["alice"]
     assert result["status"] == "error" and result["score"] == 0, result
     assert "standard library" in result["error"] and "cannot be read" in result["error"], result
+    assert "grading worker(s) replaced" in proc.stdout, proc.stdout  # the summary counts the restarts
     again = grade("grade", A2, folder, "--gradebook", database, "-j", "1", env=env)
     assert gradings(database) == 2, again.stdout  # an error is graded again, never skipped as unchanged
     doctor = subprocess.run([*TENSORGRADE, "doctor"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)

@@ -36,26 +36,39 @@ class LocalExecutor:
     """Warm sandboxed workers on this machine, `jobs` submissions at a time."""
     assignment: Assignment
     jobs: int
+    restarts: int = 0  # workers replaced during the last grade_all (grader failures, unclean slots)
 
     def grade_all(self, paths: list[Path], on_result: OnResult) -> None:
         from tensorgrade.grading.grader import Grader
+        from tensorgrade.sandbox.host.workers import ExecutionError, GraderEnvironmentError
 
         with Grader(self.assignment, jobs=self.jobs) as grader:
-            # First, before any student: a reference that fails its own checks stops the batch
-            # (ReferenceFailure) instead of turning every submission into an error.
-            grader.reference
-            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="tensorgrade-batch") as pool:
-                pending: dict[Future, Path] = {pool.submit(grader.grade, path): path for path in paths}
-                try:
-                    while pending:
-                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            path = pending.pop(future)
-                            on_result(path, self._result(future, path))
-                except BaseException:
-                    for future in pending:
-                        future.cancel()
-                    raise
+            try:
+                # First, before any student: a reference that fails its own checks stops the batch
+                # (ReferenceFailure) instead of turning every submission into an error.
+                grader.reference
+            except GraderEnvironmentError:
+                raise
+            except ExecutionError:
+                pass  # the grader's side failed: each submission is recorded as an error, never a score
+            try:
+                self._grade_each(grader, paths, on_result)
+            finally:
+                self.restarts = grader.pool.restarts
+
+    def _grade_each(self, grader, paths: list[Path], on_result: OnResult) -> None:
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="tensorgrade-batch") as pool:
+            pending: dict[Future, Path] = {pool.submit(grader.grade, path): path for path in paths}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        path = pending.pop(future)
+                        on_result(path, self._result(future, path))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
 
     def _result(self, future: Future, path: Path) -> SubmissionResult:
         try:
@@ -89,6 +102,7 @@ class BatchItem:
 class BatchOutcome:
     items: list[BatchItem]
     seconds: float = 0.0
+    worker_restarts: int = 0  # grading workers replaced: the grader's side failed, or a slot was not clean
 
     @property
     def graded(self) -> list[BatchItem]:
@@ -159,7 +173,8 @@ def run_batch(assignment: Assignment, submissions: list[Submission], executor: E
     to_grade = [item for item in to_grade if not item.submission.refused]
     if to_grade:
         executor.grade_all([item.submission.path for item in to_grade], on_result)
-    return BatchOutcome(items, seconds=time.perf_counter() - started)
+    return BatchOutcome(items, seconds=time.perf_counter() - started,
+                        worker_restarts=int(getattr(executor, "restarts", 0)))
 
 
 def main_diagnosis(result: SubmissionResult) -> str:

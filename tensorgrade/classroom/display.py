@@ -92,4 +92,6 @@ def outcome_line(outcome: BatchOutcome) -> str:
     parts = [f"{counts[status]} {status}" for status in ("graded", "invalid", "error") if counts[status]]
     return (f"{len(outcome.items)} submission(s): {', '.join(parts) or 'none graded'}; "
             f"{len(outcome.graded)} graded now, {len(outcome.skipped)} unchanged (skipped); "
-            f"{outcome.seconds:.1f} s")
+            f"{outcome.seconds:.1f} s"
+            + (f"; {outcome.worker_restarts} grading worker(s) replaced (a grader failure or a submission's "
+               "leftovers; see each error)" if outcome.worker_restarts else ""))
