@@ -269,3 +269,20 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
     data = json.loads((root / "results" / "results.json").read_text())
     assert_gradescope_results(data)
     assert data["score"] == 0 and "No notebook" in data["output"] and "answers.py" in data["output"]
+
+
+def test_a_grader_error_is_blank_in_every_export_never_zero(tmp_path):
+    from tensorgrade.classroom.exports import canvas_csv, gradebook_csv
+    from tensorgrade.grading.results import SubmissionResult
+
+    database = tmp_path / "grades.db"
+    with Gradebook(database) as gradebook:
+        gradebook.record(SubmissionResult(submission="bob.ipynb", assignment="a2_autograd", version="1.0",
+                                          status="error", max_score=10,
+                                          error="grader error (not the student's fault, regrade): worker died"),
+                         student="bob", content_hash="0" * 64, fingerprint="f")
+        entries = gradebook.entries("a2_autograd")
+    rows = list(csv.DictReader(io.StringIO(gradebook_csv(entries))))
+    assert rows[0]["status"] == "error" and rows[0]["total"] == "" and rows[0]["max_score"] == "10"
+    canvas, warnings = canvas_csv(entries, "a2 (123)")
+    assert list(csv.reader(io.StringIO(canvas)))[2][-1] == "" and any("grader error" in w for w in warnings)

@@ -55,8 +55,10 @@ def gradebook_csv(entries: list[GradebookEntry]) -> str:
     for entry in entries:
         result = entry.result
         scores = result.question_scores()
-        writer.writerow([entry.student, entry.lms_id or "", result.status,
-                         *(_number(scores.get(q, 0.0)) for q in questions), _number(result.score),
+        # A grader error has no score yet (blank, never 0): it is the grader's to regrade.
+        points = ["" for _ in questions] + [""] if result.status == "error" else [
+            *(_number(scores.get(q, 0.0)) for q in questions), _number(result.score)]
+        writer.writerow([entry.student, entry.lms_id or "", result.status, *points,
                          _number(result.max_score), "yes" if entry.late else "", override_summary(result),
                          main_diagnosis(result), entry.submission, entry.content_hash, entry.version,
                          entry.graded_at])
