@@ -70,8 +70,18 @@ class Channel:
         return protocol.decode(b"".join(chunks), protocol.SUPERVISOR_MESSAGES)
 
 
-def trimmed_traceback(exc: BaseException, cell_names: dict[str, int]) -> str:
-    """The exception as a student needs it: only frames in their cells, then the error line."""
+# Code a cell magic compiles under its own file name (%%time, %%timeit): its line numbers count
+# from the line after the magic's.
+MAGIC_FILENAMES = ("<timed exec>", "<timed eval>", "<magic-timeit>")
+
+
+def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
+                      current: tuple[int, str] | None = None) -> str:
+    """The exception as a student needs it: only frames in their cells, then the error line.
+
+    `current` is the running cell (index, source): frames of code its cell magic compiled are
+    reported as that cell's lines, and the magic's own call (`get_ipython().run_cell_magic(...)`,
+    the whole cell as a string) is left out."""
     if isinstance(exc, SyntaxError):
         where = cell_names.get(exc.filename or "", None)
         location = f"cell {where}, line {exc.lineno}" if where is not None else f"line {exc.lineno}"
@@ -83,8 +93,15 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int]) -> str:
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename in cell_names:
+            if (frame.line or "").startswith("get_ipython().run_cell_magic(") and current is not None:
+                continue
             frames.append(f'  cell {cell_names[frame.filename]}, line {frame.lineno}, in {frame.name}\n'
                           f'    {frame.line or ""}'.rstrip())
+        elif frame.filename in MAGIC_FILENAMES and current is not None and frame.lineno:
+            index, source = current
+            lines = source.splitlines()
+            line = lines[frame.lineno] if frame.lineno < len(lines) else ""
+            frames.append(f'  cell {index}, line {frame.lineno + 1}, in {frame.name}\n    {line.strip()}'.rstrip())
     text = "\n".join(["Traceback (most recent call last, your code only):", *frames] if frames else [])
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     text = f"{text}\n{summary}" if text else summary
@@ -141,7 +158,7 @@ class StudentSession:
             self.channel.send(protocol.CellStart(index=index))
             self.channel.receive()  # the supervisor's "go": it has taken the output written so far
             started = time.perf_counter()
-            status, error = self._run_one(cell["source"])
+            status, error = self._run_one(index, cell["source"])
             seconds = time.perf_counter() - started
             self._reset()
             sys.stdout.flush()
@@ -149,31 +166,27 @@ class StudentSession:
             self.channel.send(protocol.CellEnd(index=index, status=status, error=error, seconds=seconds,
                                                findings=sorted(self.findings)))
 
-    def _run_one(self, source: str) -> tuple[str, str | None]:
+    def _run_one(self, index: int, source: str) -> tuple[str, str | None]:
         count = self.shell.execution_count
         try:
             result = self.shell.run_cell(source, store_history=True, silent=False)
         except BaseException as exc:  # SystemExit and friends escaping IPython itself
-            return "error", trimmed_traceback(exc, self.cell_names)
+            return "error", trimmed_traceback(exc, self.cell_names, (index, source))
         finally:
-            self._name_cells(count)
+            self._name_cells(count, index)
         exc = result.error_before_exec or result.error_in_exec
         if exc is None:
             return "ok", None
-        return "error", trimmed_traceback(exc, self.cell_names)
+        return "error", trimmed_traceback(exc, self.cell_names, (index, source))
 
-    def _name_cells(self, count: int) -> None:
-        # IPython compiles cell N as "<ipython-input-N-hash>"; map it back to the notebook index.
+    def _name_cells(self, count: int, index: int) -> None:
+        # IPython compiles the cell it numbers N as "<ipython-input-N-hash>"; map it back to the
+        # notebook index. (An empty cell takes no number, so N is not a count of the cells run.)
         import linecache
 
-        index = self._current_index(count)
         for name in list(linecache.cache):
             if name.startswith(f"{CELL_FILENAME_PREFIX}{count}-"):
                 self.cell_names[name] = index
-
-    def _current_index(self, count: int) -> int:
-        ran = [c["index"] for c in self.cells if c["index"] not in self.skip]
-        return ran[count - 1] if 0 < count <= len(ran) else -1
 
     def run_probes(self, sources: dict[str, str], calls: list[protocol.ProbeCallSpec], done: set[str]) -> None:
         """One stage of probes (the supervisor sends public checks first, hidden ones after)."""
