@@ -395,3 +395,49 @@ print(json.dumps({"changed": changed, "on_device": sim.is_on_device(model)}))
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout) == {"changed": [], "on_device": True}
+
+
+def test_legacy_cuda_tensor_types_work_on_the_simulated_device_as_on_a_gpu():
+    result = run_scenario('''
+        with sim.active():
+            if torch.cuda.is_available():  # as a popular book's notebooks do
+                torch.set_default_tensor_type(torch.cuda.FloatTensor)
+            x = torch.zeros(3)
+            result["default"] = [str(x.device), str(x.dtype), isinstance(x, torch.cuda.FloatTensor)]
+            result["layer"] = str(nn.Linear(3, 2).weight.device)
+            result["constructed"] = str(torch.cuda.LongTensor([1, 2]).dtype)
+            result["type"] = [str(torch.ones(2).cpu().type(torch.cuda.DoubleTensor).device),
+                              str(torch.ones(2).cpu().type("torch.cuda.DoubleTensor").dtype)]
+            torch.set_default_tensor_type(torch.FloatTensor)
+            result["back"] = str(torch.zeros(1).device)
+            torch.set_default_tensor_type(torch.cuda.FloatTensor)
+        # leaving the block leaves torch as it was: CPU defaults, the real types, Tensor.type inherited
+        result["after"] = [str(torch.zeros(1).device), str(torch.get_default_dtype()),
+                           torch.cuda.FloatTensor.__module__, "type" in vars(torch.Tensor)]
+        result["events"] = events()
+    ''')
+    assert result["default"] == ["gpu:0", "torch.float32", True] and result["layer"] == "gpu:0"
+    assert result["constructed"] == "torch.int64" and result["type"] == ["gpu:0", "torch.float64"]
+    assert result["back"] == "cpu"
+    assert result["after"] == ["cpu", "torch.float32", "torch.cuda", False] and result["events"] == []
+
+
+def test_an_a4_submission_that_sets_the_legacy_cuda_default_type_gets_full_marks(tmp_path):
+    import nbformat
+
+    from tensorgrade.course.assignment import load_assignment
+    from tensorgrade.grading.grader import Grader
+
+    root = Path(__file__).resolve().parent.parent
+    notebook = nbformat.read(root / "solutions" / "a4_training" / "solution.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "def get_device" in cell.source:
+            cell.source = ("def get_device():\n    if torch.cuda.is_available():\n"
+                           "        torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"
+                           "        return torch.device('cuda')\n    return torch.device('cpu')")
+    nbformat.write(notebook, tmp_path / "legacy.ipynb")
+    assignment = load_assignment(root / "assignments" / "a4_training", root / "solutions" / "a4_training")
+    with Grader(assignment) as grader:
+        result = grader.grade(tmp_path / "legacy.ipynb")
+    assert result.status == "graded" and result.score == result.max_score, [
+        (c.id, c.status, c.message) for c in result.checks if c.status != "passed"]
