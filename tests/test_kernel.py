@@ -18,3 +18,28 @@ def test_tracebacks_name_the_cell_after_empty_cells_and_the_line_inside_a_cell_m
     assert "run_cell_magic" not in magic.error  # not the whole cell as one string
     assert f"cell {plain.index}, line 4, in <module>" in plain.error, plain.error
     assert f"cell {plain.index}, line 2, in f\n    raise ValueError('boom')" in plain.error, plain.error
+
+
+def test_a_cell_that_fails_on_the_environment_says_so_and_the_checks_it_broke_name_it(a2_grader, tmp_path):
+    cells = solution_cells("a2_autograd")
+    answer = next(i for i, source in enumerate(cells) if "class Polynomial3" in source)
+    cells[answer] = "import pandaz  # a typo, or a package the course does not use\n" + cells[answer]
+    cells += ["import torchvision", "import urllib.request\nurllib.request.urlopen('http://example.com/mnist.npz')"]
+    result = a2_grader.grade(write_notebook(tmp_path / "environment.ipynb", cells))
+    assert result.status == "graded"
+    broken = result.cells[answer]
+    assert broken.status == "error" and "`pandaz` is not installed in the grading environment" in broken.error
+    messages = [c.message for c in result.checks if c.diagnosis == "not-defined"]
+    assert messages and all(f"cell {broken.index} failed: ModuleNotFoundError: No module named 'pandaz'" in m
+                            for m in messages), messages
+    vision, download = result.cells[-2], result.cells[-1]
+    assert "no torchvision: no build of it loads with its CPU torch" in vision.error, vision.error
+    assert "no network during grading" in download.error and "data files given with the assignment" in download.error, \
+        download.error
+
+
+def test_pandas_is_there_for_the_course_s_csv_files(a2_grader, tmp_path):
+    cells = [*solution_cells("a2_autograd"),
+             "import pandas\nframe = pandas.DataFrame({'x': [1, 2]})\nassert int(frame.x.sum()) == 3"]
+    result = a2_grader.grade(write_notebook(tmp_path / "pandas.ipynb", cells))
+    assert result.cells[-1].status == "ok", result.cells[-1].error

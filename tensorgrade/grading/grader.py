@@ -205,8 +205,11 @@ class Grader:
                                message=verdict.message or ("ok" if verdict.passed else "failed"),
                                diagnosis=verdict.diagnosis, details=verdict.details)
         if probe.status == "not_defined":
-            return CheckResult(**base, points=0.0, status="failed", message=probe.error or "not defined",
-                               diagnosis="not-defined")
+            message = probe.error or "not defined"
+            failing = failed_cells(record)
+            if failing:  # the likely reason: a cell that should have defined it failed
+                message += "; " + "; ".join(failing[:2]) + (f" (+{len(failing) - 2} more)" if len(failing) > 2 else "")
+            return CheckResult(**base, points=0.0, status="failed", message=message, diagnosis="not-defined")
         if probe.status == "timeout":
             return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
                                diagnosis=None)
@@ -250,6 +253,22 @@ class Grader:
             if self._resembles(spec, student, variant.output):
                 return name
         return None
+
+
+def failed_cells(record: ExecutionRecord) -> list[str]:
+    """"cell N failed: <its error>" for each cell that raised (the error's last line, with the grader's
+    hint about the environment where there is one: a module it lacks, no network)."""
+    found = []
+    for cell in record.cells:
+        if cell.status != "error" or not cell.error:
+            continue
+        lines = [line.strip() for line in cell.error.strip().splitlines() if line.strip()]
+        hint = lines[-1] if lines and lines[-1].startswith("[grader]") else None
+        error = next((line for line in reversed(lines) if not line.startswith("[grader]")), "")
+        if error.startswith("NotImplementedError"):
+            continue  # a stub left: its own diagnosis says so
+        found.append(f"cell {cell.index} failed: {error}" + (f" {hint}" if hint else ""))
+    return found
 
 
 def grade_notebooks(assignment: Assignment, paths: list[Path], jobs: int = 1) -> list[SubmissionResult]:

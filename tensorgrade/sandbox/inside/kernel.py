@@ -104,8 +104,42 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
             frames.append(f'  cell {index}, line {frame.lineno + 1}, in {frame.name}\n    {line.strip()}'.rstrip())
     text = "\n".join(["Traceback (most recent call last, your code only):", *frames] if frames else [])
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    hint = environment_hint(exc)
+    summary = f"{summary}\n{hint}" if hint else summary
     text = f"{text}\n{summary}" if text else summary
     return text[-MAX_TRACEBACK_CHARS:]
+
+
+# Modules a course's students reach for that the grading environment cannot provide, and why.
+UNAVAILABLE_MODULES = {
+    "torchvision": "the grading environment has no torchvision: no build of it loads with its CPU torch. Use "
+                   "torch, torch.utils.data and the data files given with the assignment instead",
+}
+NETWORK_ERRNOS = {101, 110, 111, 113, -2, -3, -5}  # unreachable, timed out, refused, no route, DNS failures
+NETWORK_MESSAGES = ("URL fetch failure", "Name or service not known", "Temporary failure in name resolution",
+                    "Network is unreachable", "Failed to establish a new connection")
+
+
+def environment_hint(exc: BaseException) -> str | None:
+    """What the student should do when their code fails on the grading environment rather than on
+    itself: a module the grader lacks, or a download (there is no network during grading)."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        if top in UNAVAILABLE_MODULES:
+            return f"[grader] {UNAVAILABLE_MODULES[top]}"
+        return (f"[grader] `{top}` is not installed in the grading environment: use the course's packages "
+                "(torch, numpy, pandas, matplotlib, ...)")
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if (isinstance(exc, OSError) and getattr(exc, "errno", None) in NETWORK_ERRNOS
+                or type(exc).__name__ in ("URLError", "gaierror", "ConnectionError", "ConnectTimeout")
+                or any(marker in text for marker in NETWORK_MESSAGES)):
+            return ("[grader] no network during grading: downloads (keras.datasets, torchvision, urllib) fail; "
+                    "use the data files given with the assignment")
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class StudentSession:

@@ -42,9 +42,13 @@ def warm_up(preload: list[str]) -> None:
     from tensorgrade.sandbox.inside import shell
 
     shell.make_shell()
-    # The confinement libraries, so each forked submission does not import them again.
-    import landlock  # noqa: F401
-    import pyseccomp  # noqa: F401
+    # The confinement libraries, so each forked submission does not import them again. (Without them
+    # the layers are reported missing, by `doctor` and in every result, never skipped silently.)
+    for library in ("landlock", "pyseccomp"):
+        try:
+            importlib.import_module(library)
+        except Exception:
+            pass
 
 
 def _configure_tensorflow() -> None:
