@@ -1,6 +1,8 @@
 """TA batch grading: discovery, a class of 40 graded into a gradebook, skips, a killed run resumed."""
 
+import csv
 import hashlib
+import io
 import json
 import os
 import signal
@@ -236,10 +238,111 @@ def test_two_notebooks_for_one_student_warn_and_grade_the_newest(tmp_path):
     assert [s.path for s in found.submissions] == [new]
     [warning] = found.warnings
     assert str(old) in warning and str(new) in warning and f"grading the newest, {new}" in warning
-    # the CLI says it too, before grading anything
+    # the CLI says it too, before grading anything; it knows the assignment's notebook name, and
+    # a2_autograd.ipynb is graded although a2_autograd_final.ipynb is newer
     proc = cli("grade", str(A2), str(tmp_path / "submissions"), "--dry-run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "warning: erin: 2 notebooks" in proc.stdout and f"grading the newest, {new}" in proc.stdout
+    assert "warning: erin: 2 notebooks" in proc.stdout
+    assert f"grading the one named like the assignment's notebook a2_autograd.ipynb, {old}" in proc.stdout
+
+
+A4 = ROOT / "assignments" / "a4_training"
+A4_SAMPLES = ROOT / "solutions" / "a4_training" / "samples"
+A4_CLASS = {"alvarez": "correct", "baker": "forgot_zero_grad", "chen": "hardcoded_cuda", "diaz": "softmax_output",
+            "evans": "stub_left"}
+
+
+def test_compress_folder_zip_of_a_class_is_the_class_not_one_student(tmp_path):
+    """What macOS's "compress folder" (and Windows's "send to zip") makes of a class's folder: every
+    member below one top folder, plus __MACOSX resource forks. Each student is found below it."""
+    members = {}
+    for student, sample in A4_CLASS.items():
+        members[f"a4 submissions/{student}/a4_training.ipynb"] = (A4_SAMPLES / f"{sample}.ipynb").read_bytes()
+        members[f"__MACOSX/a4 submissions/{student}/._a4_training.ipynb"] = b"\x00\x05\x16\x07resource fork"
+    members["a4 submissions/.DS_Store"] = b"\x00\x00\x00\x01Bud1"
+    archive = _zip(tmp_path / "a4 submissions.zip", members)
+    with discovery.ExtractedArchive(archive, notebook_name="a4_training.ipynb") as found:
+        assert [s.student for s in found.submissions] == sorted(A4_CLASS)
+        assert found.layout == "one folder per student, below the single top folder a4 submissions/"
+        assert found.submissions[0].label == f"{archive}:a4 submissions/alvarez/a4_training.ipynb"
+        assert found.warnings == []
+    proc = cli("grade", str(A4), str(archive), "--dry-run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 student(s) found (student ids from: one folder per student, below the single top folder " \
+           "a4 submissions/)" in proc.stdout
+    assert all(student in proc.stdout for student in A4_CLASS)
+
+
+def test_canvas_download_inside_a_folder_keeps_canvas_ids_through_gradebook_and_export(tmp_path):
+    """A Canvas download unzipped into a folder and zipped again: the ids survive into the gradebook
+    and the Canvas import CSV (graded for real: a2, two students)."""
+    archive = _zip(tmp_path / "canvas.zip", {
+        "A2 autograd submissions/doejane_12345_67890_a2_autograd.ipynb": (SAMPLES / "correct.ipynb").read_bytes(),
+        "A2 autograd submissions/roejim_LATE_22222_33333_a2_autograd.ipynb":
+            (SAMPLES / "forgot_zero_grad.ipynb").read_bytes(),
+    })
+    database = tmp_path / "grades.db"
+    proc = cli("grade", str(A2), str(archive), "--gradebook", str(database), "-j", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 student(s) found (student ids from: Canvas file names (name_[LATE_]userid_submissionid_file), below " \
+           "the single top folder A2 autograd submissions/)" in proc.stdout
+    with Gradebook(database) as gradebook:
+        entries = {entry.student: entry for entry in gradebook.entries("a2_autograd")}
+    assert sorted(entries) == ["doejane", "roejim"]
+    assert entries["doejane"].lms_id == "12345" and entries["roejim"].lms_id == "22222" and entries["roejim"].late
+    assert entries["doejane"].result.score == EXPECTED["correct"]["score"]
+    out = tmp_path / "canvas.csv"
+    proc = cli("export", str(database), "--assignment", "a2_autograd", "--format", "canvas", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row[1]: row for row in list(csv.reader(io.StringIO(out.read_text())))[2:]}
+    assert sorted(rows) == ["12345", "22222"] and float(rows["12345"][5]) == EXPECTED["correct"]["score"]
+
+
+def test_one_students_folder_is_still_one_student(tmp_path):
+    """The other side of the rule: a single student's folder (two versions of the notebook, or a
+    subfolder of their own) is not taken for a class."""
+    folder = tmp_path / "submissions" / "erin"
+    folder.mkdir(parents=True)
+    write_notebook(folder / "a2_autograd.ipynb", ["1"])
+    write_notebook(folder / "a2_autograd (1).ipynb", ["2"])
+    found = discovery.discover_folder(tmp_path / "submissions", notebook_name="a2_autograd.ipynb")
+    assert [s.student for s in found.submissions] == ["erin"] and found.layout == "one folder per student"
+    assert found.submissions[0].path == folder / "a2_autograd.ipynb"
+
+
+def test_several_notebooks_the_assignments_name_wins_then_the_newest(tmp_path):
+    root = tmp_path / "submissions"
+    named = copy_sample("correct", root / "fay" / "a2_autograd.ipynb", "fay")
+    scratch = copy_sample("stub_left", root / "fay" / "Untitled.ipynb", "fay")
+    os.utime(named, (1_700_000_000, 1_700_000_000))
+    os.utime(scratch, (1_700_000_900, 1_700_000_900))  # newer, but not the assignment's notebook
+    older = copy_sample("correct", root / "gus" / "my_a2.ipynb", "gus")
+    newer = copy_sample("forgot_zero_grad", root / "gus" / "my_a2_v2.ipynb", "gus")
+    os.utime(older, (1_700_000_000, 1_700_000_000))
+    os.utime(newer, (1_700_000_500, 1_700_000_500))
+    found = discovery.discover_folder(root, notebook_name="a2_autograd.ipynb")
+    assert {s.student: s.path for s in found.submissions} == {"fay": named, "gus": newer}
+    fay, gus = found.warnings
+    assert f"grading the one named like the assignment's notebook a2_autograd.ipynb, {named}" in fay
+    assert str(scratch) in fay
+    assert f"grading the newest (none is named a2_autograd.ipynb), {newer}" in gus
+
+
+def test_a_path_that_does_not_exist_is_an_error_and_grades_nothing(tmp_path):
+    submissions = tmp_path / "submissions"
+    copy_sample("correct", submissions / "hana" / "a2_autograd.ipynb", "hana")
+    database = tmp_path / "grades.db"
+    proc = cli("grade", str(A2), str(tmp_path / "submisions"), "--gradebook", str(database))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"error: {tmp_path / 'submisions'}: no such folder or file (did you mean {submissions}?)" in proc.stdout
+    assert "nothing graded" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert not database.exists()  # no student `submisions` with 0 points in any export
+    # notebook files named one by one: one missing is an error too, and the others wait for it
+    real = submissions / "hana" / "a2_autograd.ipynb"
+    results = tmp_path / "results.json"
+    proc = cli("grade", str(A2), str(real), str(submissions / "hana" / "a2_autograde.ipynb"), "--json", str(results))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "a2_autograde.ipynb: no such notebook (did you mean" in proc.stdout and not results.exists()
 
 
 def _zip(path: Path, members: dict[str, bytes], times: dict[str, tuple] | None = None) -> Path:

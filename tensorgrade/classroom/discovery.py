@@ -5,8 +5,14 @@
     submissions.zip                    an LMS download: either layout, or Canvas-style flat names
                                        `lastfirst_[LATE_]<user id>_<submission id>_<file>.ipynb`
 
-A student with two notebooks is a warning naming both files; the newest (by modification time) is
-graded and the warning says so.  A zip is extracted into a private temporary folder only after every
+Where every notebook sits below one top folder (what "compress folder" makes of a class's folder, or
+a Canvas download unzipped into a folder), the students are found below it: the top folder is not a
+student, and Canvas file names below it keep their ids.  The layout says which folder was looked
+into.
+
+A student with two notebooks is a warning naming both files; the one named like the assignment's
+notebook (`<id>.ipynb`, or Canvas's `<id>-1.ipynb` of a resubmission) is graded, else the newest (by
+modification time), and the warning says which and why.  A zip is extracted into a private temporary folder only after every
 member was checked (no absolute paths, no `..`, no links, caps on member count, sizes and compression
 ratio); an archive that fails a check is refused whole, with the reason.
 """
@@ -90,12 +96,46 @@ def _ignored(relative: PurePosixPath) -> bool:
     return any(part in IGNORED_FOLDERS or part.startswith(".") for part in relative.parts)
 
 
-def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
-    """Every student's notebook under `root`; `label_prefix` names the archive it was extracted from."""
+def _holds_a_class(relatives: list[PurePosixPath], notebook_name: str | None) -> bool:
+    """Whether these notebooks (paths inside one folder) look like a class rather than one student's
+    work: Canvas-named files, or several student folders and no notebook beside them, or (when the
+    assignment's notebook name is known) several notebooks none of which is named like it."""
+    files = [r for r in relatives if len(r.parts) == 1]
+    folders = {r.parts[0] for r in relatives if len(r.parts) > 1}
+    if any(CANVAS_NAME.match(r.name) for r in files):
+        return True
+    if len(folders) >= 2 and not files:
+        return True
+    if notebook_name and len(files) >= 2 and not folders:
+        stem = PurePosixPath(notebook_name).stem.lower()
+        return not any(r.stem.lower().startswith(stem) for r in files)
+    return False
+
+
+def class_folder(relatives: list[PurePosixPath], notebook_name: str | None = None) -> PurePosixPath:
+    """The folder the students are in, relative to the root given: the root itself, or, where every
+    notebook sits below one top folder (a zip made with "compress folder", a Canvas download inside a
+    folder), the folder below it that holds the class."""
+    tops = {r.parts[0] for r in relatives}
+    if len(tops) != 1 or any(len(r.parts) == 1 for r in relatives):
+        return PurePosixPath()
+    top = tops.pop()
+    inner = [PurePosixPath(*r.parts[1:]) for r in relatives]
+    if _holds_a_class(inner, notebook_name):
+        return PurePosixPath(top)
+    deeper = class_folder(inner, notebook_name)
+    return PurePosixPath(top, deeper) if deeper.parts else PurePosixPath()
+
+
+def discover_folder(root: Path, label_prefix: str | None = None, notebook_name: str | None = None) -> Discovery:
+    """Every student's notebook under `root`; `label_prefix` names the archive it was extracted from;
+    `notebook_name` is the assignment's notebook (`<id>.ipynb`): of a student's several notebooks,
+    the one so named is graded."""
     root = Path(root)
     candidates: list[_Candidate] = []
     ignored: list[str] = []
     layouts: set[str] = set()
+    notebooks: list[tuple[Path, PurePosixPath, bool]] = []
     for path in sorted(root.rglob("*")):
         relative = PurePosixPath(path.relative_to(root).as_posix())
         # A link is never followed: a submission folder that came from students (a repository, a
@@ -103,10 +143,14 @@ def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
         link = path.is_symlink()
         if not (link or path.is_file()) or _ignored(relative):
             continue
-        label = f"{label_prefix}:{relative}" if label_prefix else str(path)
         if path.suffix != NOTEBOOK_SUFFIX:
-            ignored.append(label)
+            ignored.append(f"{label_prefix}:{relative}" if label_prefix else str(path))
             continue
+        notebooks.append((path, relative, link))
+    base = class_folder([relative for _, relative, _ in notebooks], notebook_name)
+    for path, relative, link in notebooks:
+        label = f"{label_prefix}:{relative}" if label_prefix else str(path)
+        relative = PurePosixPath(*relative.parts[len(base.parts):])
         mtime = path.lstat().st_mtime
         refused = ("a symbolic link, not a file: links in a submissions folder are not followed (they could point "
                    "to the grader's files or another student's work); submit the notebook itself") if link else None
@@ -129,13 +173,16 @@ def discover_folder(root: Path, label_prefix: str | None = None) -> Discovery:
     warnings: list[str] = []
     submissions: list[Submission] = []
     for student in sorted(by_student):
-        chosen = _newest(student, by_student[student], warnings)
+        chosen = _choose(student, by_student[student], warnings, notebook_name)
         content_hash = (hashlib.sha256(os.readlink(chosen.path).encode()).hexdigest() if chosen.refused
                         else sha256_file(chosen.path))
         submissions.append(Submission(student=student, path=chosen.path, label=chosen.label,
                                       content_hash=content_hash, lms_id=chosen.lms_id,
                                       late=chosen.late, refused=chosen.refused))
-    return Discovery(submissions, warnings, layout=" + ".join(sorted(layouts)) or "no notebooks", ignored=ignored)
+    layout = " + ".join(sorted(layouts)) or "no notebooks"
+    if base.parts:
+        layout += f", below the single top folder {base.as_posix()}/"
+    return Discovery(submissions, warnings, layout=layout, ignored=ignored)
 
 
 def _separate_namesakes(candidates: list[_Candidate]) -> None:
@@ -149,14 +196,40 @@ def _separate_namesakes(candidates: list[_Candidate]) -> None:
             candidate.student = f"{candidate.student}_{candidate.lms_id}"
 
 
-def _newest(student: str, files: list[_Candidate], warnings: list[str]) -> _Candidate:
+CANVAS_RESUBMISSION = re.compile(r"-\d+$")  # Canvas renames a file uploaded again: a2.ipynb, a2-1.ipynb
+
+
+def named_like(candidate: _Candidate, notebook_name: str | None) -> bool:
+    """The file is the assignment's notebook: `<id>.ipynb`, or (a Canvas file) `<id>-1.ipynb`."""
+    if not notebook_name:
+        return False
+    name = candidate.path.name
+    canvas = CANVAS_NAME.match(name) if candidate.lms_id else None
+    if canvas:
+        name = canvas["file"]
+        stem = CANVAS_RESUBMISSION.sub("", PurePosixPath(name).stem)
+        return f"{stem}{NOTEBOOK_SUFFIX}" == notebook_name
+    return name == notebook_name
+
+
+def _choose(student: str, files: list[_Candidate], warnings: list[str], notebook_name: str | None = None
+            ) -> _Candidate:
+    """A student's notebook: the only one; else the one named like the assignment's notebook (the
+    newest of those); else the newest.  The warning names every file and says why."""
     if len(files) == 1:
         return files[0]
     ordered = sorted(files, key=lambda c: (c.mtime, c.label))
-    chosen = ordered[-1]
+    named = [c for c in ordered if named_like(c, notebook_name)]
+    pool = named or ordered
+    chosen = pool[-1]
     listing = ", ".join(f"{c.label} (modified {datetime.fromtimestamp(c.mtime):%Y-%m-%d %H:%M:%S})" for c in ordered)
-    tie = " (same modification time: the last by name)" if ordered[-2].mtime == chosen.mtime else ""
-    warnings.append(f"{student}: {len(files)} notebooks: {listing}; grading the newest{tie}, {chosen.label}")
+    tie = " (same modification time: the last by name)" if len(pool) > 1 and pool[-2].mtime == chosen.mtime else ""
+    if named:
+        why = f"the one named like the assignment's notebook {notebook_name}" if len(named) == 1 else \
+            f"the newest of those named like the assignment's notebook {notebook_name}{tie}"
+    else:
+        why = f"the newest{tie}" + (f" (none is named {notebook_name})" if notebook_name else "")
+    warnings.append(f"{student}: {len(files)} notebooks: {listing}; grading {why}, {chosen.label}")
     return chosen
 
 
@@ -240,9 +313,10 @@ def extract_archive(archive: Path, destination: Path, limits: ArchiveLimits = Ar
 class ExtractedArchive:
     """A context manager: the archive's notebooks in a private temporary folder, removed on exit."""
 
-    def __init__(self, archive: Path, limits: ArchiveLimits = ArchiveLimits()):
+    def __init__(self, archive: Path, limits: ArchiveLimits = ArchiveLimits(), notebook_name: str | None = None):
         self.archive = Path(archive)
         self.limits = limits
+        self.notebook_name = notebook_name
         self.folder: Path | None = None
 
     def __enter__(self) -> Discovery:
@@ -252,7 +326,7 @@ class ExtractedArchive:
         except BaseException:
             self.__exit__()
             raise
-        discovery = discover_folder(self.folder, label_prefix=str(self.archive))
+        discovery = discover_folder(self.folder, label_prefix=str(self.archive), notebook_name=self.notebook_name)
         discovery.ignored = [f"{self.archive}:{name}" for name in skipped] + discovery.ignored
         return discovery
 

@@ -36,9 +36,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
     args.jobs = args.jobs or default_jobs()
     say = soft_printer(console)
     class_view = wants_class_view(args)
+    missing = missing_paths(args.submissions)
+    if missing:
+        for line in missing:
+            say(f"[red]error:[/red] {escape(line)}")
+        say("nothing graded: name the submissions folders, zips or notebook files that exist")
+        return 2
     with ExitStack() as stack:
         try:
-            found = find_submissions(args.submissions, stack, files_only=not class_view)
+            found = find_submissions(args.submissions, stack, files_only=not class_view,
+                                     notebook_name=assignment.notebook)
         except discovery.UnsafeArchive as exc:
             say(f"[red]error:[/red] {escape(str(exc))}")
             return 2
@@ -57,9 +64,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
             return 0
         gradebook = None
         if args.gradebook:
-            from tensorgrade.classroom.gradebook import Gradebook
+            from tensorgrade.classroom.gradebook import Gradebook, GradebookError
 
-            gradebook = stack.enter_context(Gradebook(args.gradebook))
+            try:  # a new file, or a gradebook: never a results file or a CSV given by mistake
+                gradebook = stack.enter_context(Gradebook(args.gradebook))
+            except GradebookError as exc:
+                say(f"[red]error:[/red] {escape(str(exc))}")
+                return 2
         if args.executor == "dask":
             from tensorgrade.classroom.cluster import DaskExecutor
 
@@ -105,9 +116,29 @@ def wants_class_view(args: argparse.Namespace) -> bool:
         Path(item).is_dir() or item.lower().endswith(".zip") for item in args.submissions))
 
 
-def find_submissions(items: list[str], stack: ExitStack, files_only: bool = False):
+def missing_paths(items: list[str]) -> list[str]:
+    """A line for each submissions path that does not exist (a typo'd folder, zip or notebook), with
+    the names beside it that come close; nothing is graded while one is missing, so a typo never
+    becomes a student with 0 points."""
+    import difflib
+
+    lines = []
+    for item in items:
+        path = Path(item)
+        if path.exists() or path.is_symlink():
+            continue
+        parent = path.parent if path.parent.is_dir() else None
+        near = difflib.get_close_matches(path.name, sorted(p.name for p in parent.iterdir()), n=3,
+                                         cutoff=0.75) if parent is not None else []
+        what = "notebook" if path.suffix == ".ipynb" else "zip" if path.suffix.lower() == ".zip" else "folder or file"
+        lines.append(f"{item}: no such {what}" + (f" (did you mean {', '.join(str(parent / n) for n in near)}?)"
+                                                 if near else ""))
+    return lines
+
+
+def find_submissions(items: list[str], stack: ExitStack, files_only: bool = False, notebook_name: str | None = None):
     """The students in folders, zips (extracted until `stack` closes) and notebook files, merged.
-    A notebook file that does not exist is still a submission: it is reported as invalid.
+    `notebook_name` (the assignment's `<id>.ipynb`) picks a student's notebook among several.
 
     `files_only`: notebook files alone, each one named is graded, in the order given; two of the same
     name (alice/a2.ipynb, bob/a2.ipynb) are two submissions, each student named by the file's path."""
@@ -117,9 +148,9 @@ def find_submissions(items: list[str], stack: ExitStack, files_only: bool = Fals
     for item in items:
         path = Path(item)
         if path.is_dir():
-            discoveries.append(discovery.discover_folder(path))
+            discoveries.append(discovery.discover_folder(path, notebook_name=notebook_name))
         elif item.lower().endswith(".zip"):
-            discoveries.append(stack.enter_context(discovery.ExtractedArchive(path)))
+            discoveries.append(stack.enter_context(discovery.ExtractedArchive(path, notebook_name=notebook_name)))
         else:
             discoveries.append(discovery.single_file(path))
     if files_only:
