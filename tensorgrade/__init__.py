@@ -14,6 +14,9 @@ The subpackages, in the order a submission meets them:
     classroom/         many submissions: discovery, batch, gradebook, exports, Dask
     reports/           what people read: student reports, the terminal, the TA dashboard
     cli/               the `tensorgrade` command
+
+    safe_text          student-derived text made harmless where a person reads it (terminal,
+                       Markdown, spreadsheet cells, file names): used by reports/, cli/, classroom/
 """
 
 from pathlib import Path

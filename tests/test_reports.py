@@ -21,9 +21,10 @@ from rich.console import Console
 
 from tensorgrade.reports.dashboard import load_entries, write_reports
 from tensorgrade.reports.diagnoses import KNOWN_DIAGNOSES
-from tensorgrade.reports.render import _fence, _md, render_html, render_markdown, write_student_report
+from tensorgrade.reports.render import _fence, render_html, render_markdown, write_student_report
 from tensorgrade.reports.terminal import print_terminal_report
 from tensorgrade.grading.results import SubmissionResult
+from tensorgrade.safe_text import file_name, for_markdown
 from conftest import ROOT
 
 SAMPLES = ROOT / "solutions" / "a2_autograd" / "samples"
@@ -186,7 +187,7 @@ def test_invalid_submission_report_says_why(by_student, a2_assignment):
 
 
 def test_markdown_escapes_student_text():
-    assert _md("<script>alert(1)</script> *x*") == "&lt;script&gt;alert(1)&lt;/script&gt; \\*x\\*"
+    assert for_markdown("<script>alert(1)</script> *x*") == "&lt;script&gt;alert(1)&lt;/script&gt; \\*x\\*"
     assert _fence("a ``` b").startswith("````\n")
 
 
@@ -199,7 +200,8 @@ def test_write_reports_writes_every_student_and_the_dashboard(written, graded):
     for student, _ in graded:
         assert written["students"][student].is_file() and written["markdown"][student].is_file()
         assert written["ta"][student].is_file()
-        assert f'href="students/{student}.html"' in dashboard and f'href="ta/{student}.html"' in dashboard
+        name = file_name(student)
+        assert f'href="students/{name}.html"' in dashboard and f'href="ta/{name}.html"' in dashboard
     text = html.unescape(dashboard)
     assert "data:image/png;base64," in dashboard  # the score histogram
     assert re.search(r'<span class="tag">not-implemented</span>.*?<td class="num">2</td><td class="num">1</td>', text,
@@ -219,8 +221,9 @@ def test_cli_report_from_a_results_file(graded, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "dashboard.html").is_file()
-    assert (out / "students" / "correct.html").is_file() and (out / "students" / "correct.md").is_file()
-    assert "Known mistakes" in (out / "students" / "wrong_gradient_sign.html").read_text()
+    correct = file_name("correct")
+    assert (out / "students" / f"{correct}.html").is_file() and (out / "students" / f"{correct}.md").is_file()
+    assert "Known mistakes" in (out / "students" / f"{file_name('wrong_gradient_sign')}.html").read_text()
 
 
 
@@ -233,7 +236,7 @@ def test_cli_report_takes_the_assignment_folder_as_grade_does(graded, tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "not found" not in proc.stdout
-    assert "Known mistakes" in (out / "students" / "wrong_gradient_sign.html").read_text()
+    assert "Known mistakes" in (out / "students" / f"{file_name('wrong_gradient_sign')}.html").read_text()
 
 # ---------------------------------------------------------------------------------------------
 # In a real browser: loads cleanly, shows the score and every check, plots visible
@@ -336,7 +339,7 @@ def test_browser_dashboard_loads_with_histogram_and_links(written, graded, tmp_p
     assert not console_messages(proc.stderr), console_messages(proc.stderr)
     dom = html.unescape(proc.stdout)
     for student, _ in graded:
-        assert f'href="students/{student}.html"' in dom
+        assert f'href="students/{file_name(student)}.html"' in dom
     assert "math.isclose was replaced by" in dom
     png = screenshot(tmp_path, page, "dashboard")
     count, box = plot_pixels(png)
@@ -387,6 +390,34 @@ def test_student_check_prints_rich_report_and_writes_html(a2_release_folder, tmp
         proc = run_chromium(tmp_path, "--dump-dom", page_path.as_uri())
         assert not console_messages(proc.stderr)
         assert re.search(r'<span class="got">3</span><span class="of">/ 5</span>', proc.stdout)
+
+
+def test_student_check_shows_escape_sequences_as_text(a2_release_folder):
+    """`tensorgrade check` on a notebook whose cells print and raise terminal escape sequences (OSC
+    52 clipboard writes, the window title, a screen clear and a fake score, C1 controls): none
+    reaches the terminal raw; each is written out."""
+    folder = a2_release_folder
+    released = nbformat.read(str(folder / "a2_autograd.ipynb"), as_version=4)
+    sample = nbformat.read(str(SAMPLES / "correct.ipynb"), as_version=4)
+    answers = {c.metadata["tensorgrade"]["question"]: c.source for c in sample.cells
+               if c.metadata.get("tensorgrade", {}).get("answer")}
+    for cell in released.cells:
+        marker = cell.metadata.get("tensorgrade", {})
+        if marker.get("answer"):
+            cell.source = answers[marker["question"]]
+    released.cells.append(nbformat.v4.new_code_cell(
+        'def _string(self):\n'
+        '    raise ValueError("\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J\\x1b]0;all passed\\x07\\x9b32m total: 5 / 5")\n'
+        'Polynomial3.string = _string\n'
+        'raise RuntimeError("\\x1b[1A\\x1b[2K\\r\\x1b[32m✓ everything passed\\x1b[0m\\x1b]52;c;cHduZWQ=\\x07")'))
+    notebook = folder / "hostile.ipynb"
+    nbformat.write(released, str(notebook))
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "check", "hostile.ipynb", "--no-html"], cwd=folder,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
+    output = proc.stdout + proc.stderr
+    assert "q2.string" in proc.stdout and "total: 4 / 5" in proc.stdout, output
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", output), repr(output)
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in output and "\\x9b32m" in output and "\\x0d" in output
 
 
 def test_load_entries_reads_the_gradebook_through_its_results_api(graded, tmp_path, monkeypatch):

@@ -45,6 +45,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     say(f"wrote {len(entries)} student report(s) (HTML and Markdown) under {escape(str(Path(args.out) / 'students'))}, "
         f"their TA views under {escape(str(Path(args.out) / 'ta'))}, and the dashboard "
         f"{escape(str(written['dashboard']))}")
+    failed = written.get("failed") or []
+    if failed:  # each marked on its report and listed on the dashboard; the rest were written
+        from tensorgrade.safe_text import for_rich_markup
+
+        say(f"[yellow]{len(failed)} report(s) or part(s) could not be rendered:[/yellow]")
+        for failure in failed:
+            say(f"  {for_rich_markup(failure['student'], one_line=True)}: {for_rich_markup(failure['what'], one_line=True)}"
+                f" could not be rendered: {for_rich_markup(failure['reason'], one_line=True)}")
     return 0
 
 

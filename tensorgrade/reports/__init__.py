@@ -7,4 +7,10 @@
     render      the Jinja2 templates: HTML and Markdown reports, written to a file
     terminal    the report in the terminal (rich), for `tensorgrade check`
     dashboard   the class: the TA dashboard, every report written, results read back
+
+Student-derived text is made harmless where it is written out, through tensorgrade.safe_text: the
+terminal report passes its whole view through `for_terminal`, the Markdown template writes student
+text with `for_markdown`, every template value has its control characters written out, HTML is
+autoescaped, and report files are named by `file_name`. One student's report that fails to render
+(or one plot) is replaced or marked and listed on the dashboard; it never stops the class's.
 """

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import statistics
+from html import escape as html_escape
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.diagnoses import explain
-from tensorgrade.reports.formatting import format_points, safe_name
+from tensorgrade.reports.formatting import format_points
 from tensorgrade.reports.plots import histogram_plot
-from tensorgrade.reports.render import environment, render_html, render_markdown
-from tensorgrade.reports.view import check_spec, notebook_sources
+from tensorgrade.reports.render import environment, failure_page, render_view, write_text
+from tensorgrade.reports.view import check_spec, failure_reason, notebook_sources, report_view
+from tensorgrade.safe_text import file_name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -21,7 +23,11 @@ from tensorgrade.reports.view import check_spec, notebook_sources
 # ---------------------------------------------------------------------------------------------
 
 def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
-                   links: dict[str, dict[str, str]] | None = None) -> dict:
+                   links: dict[str, dict[str, str]] | None = None, failures: list[dict] | None = None,
+                   histogram: bool = True) -> dict:
+    """The dashboard's view of the class. `failures`: the reports (or parts) that could not be
+    rendered, as write_reports records them ({student, what, reason, link}), listed and marked."""
+    failures = list(failures or [])
     links = links or {}
     results = [r for _, r in entries]
     graded = [(s, r) for s, r in entries if r.status == "graded"]
@@ -91,6 +97,15 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
                          "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
                          "diagnoses": diagnoses, "integrity": len(result.integrity),
                          "links": {"html": None, "md": None, "ta": None, **links.get(student, {})}})
+    failed_students = Counter(f["student"] for f in failures)
+    for row in students:
+        row["render_failures"] = failed_students.get(row["student"], 0)
+    histogram_image, histogram_error = None, None
+    if histogram:
+        try:
+            histogram_image = histogram_plot(scores, max_score)
+        except Exception as exc:  # noqa: BLE001 (the plot is said to have failed; the dashboard stands)
+            histogram_error = failure_reason(exc)
     return {
         "assignment_id": getattr(assignment, "id", None) or (results[0].assignment if results else ""),
         "assignment_title": getattr(assignment, "title", "") or (results[0].assignment if results else ""),
@@ -99,7 +114,8 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
         "mean": f"{statistics.fmean(scores):.2f}".rstrip("0").rstrip(".") if scores else "–",
         "median": format_points(statistics.median(scores)) if scores else "–",
         "full_marks": sum(1 for s in scores if s >= max_score - 1e-9) if scores else 0,
-        "histogram": histogram_plot(scores, max_score),
+        "histogram": histogram_image, "histogram_error": histogram_error,
+        "render_failures": failures,
         "checks": per_check, "diagnoses": common, "integrity": integrity, "problems": problems,
         "slowest": slow_rows, "missing_layers": [{"layer": n, "count": k} for n, k in missing_layers.most_common()],
         "students": students,
@@ -111,15 +127,19 @@ def _first_line(text: str | None) -> str:
 
 
 def render_dashboard(entries: list[tuple[str, SubmissionResult]], assignment=None,
-                     links: dict[str, dict[str, str]] | None = None) -> str:
-    return environment().get_template("dashboard.html").render(d=dashboard_view(entries, assignment, links))
+                     links: dict[str, dict[str, str]] | None = None, failures: list[dict] | None = None) -> str:
+    return environment().get_template("dashboard.html").render(d=dashboard_view(entries, assignment, links, failures))
 
 
-def _unique_names(students: Iterable[str]) -> dict[str, str]:
+def report_names(students: Iterable[str]) -> dict[str, str]:
+    """Each student's report file name (without suffix): `safe_text.file_name`, which differs for
+    different names (`j~smith`, `j_smith`); kept apart here also when two differ only in case."""
     names: dict[str, str] = {}
     used: set[str] = set()
     for student in students:
-        base = safe_name(student)
+        if student in names:
+            continue
+        base = file_name(student)
         name, n = base, 2
         while name.lower() in used:
             name, n = f"{base}-{n}", n + 1
@@ -128,30 +148,99 @@ def _unique_names(students: Iterable[str]) -> dict[str, str]:
     return names
 
 
+# The three files of each student: (key in write_reports' answer, folder, suffix, kind, ta, title)
+REPORT_FILES = (("students", "students", ".html", "html", False, "report"),
+                ("markdown", "students", ".md", "md", False, "Markdown report"),
+                ("ta", "ta", ".html", "html", True, "TA view"))
+
+
+def _write_student(out: Path, name: str, student: str, result: SubmissionResult, assignment,
+                   written: dict, failures: list[dict]) -> None:
+    """A student's three files. One that fails to render is replaced by a page that says so (with the
+    reason in the TA view), and recorded in `failures`; it never stops the others, or the class."""
+    link = f"ta/{name}.html"
+    try:
+        sources = notebook_sources(result.submission)
+    except Exception:  # noqa: BLE001 (the report is still written, without the cells' code)
+        sources = {}
+    reasons: dict[str, str] = {}
+    for key, folder, suffix, kind, ta, title in REPORT_FILES:
+        path = out / folder / f"{name}{suffix}"
+        try:
+            view = report_view(result, assignment, ta=ta, student=student, sources=sources)
+            if ta:
+                for problem in view["render_problems"]:
+                    failures.append({"student": student, "what": f"{title}: {problem['what']}",
+                                     "reason": problem["reason"], "link": link})
+                # The TA view also says which of the student's files could not be rendered, and why.
+                view["render_problems"] = view["render_problems"] + [
+                    {"what": f"the student's {t}", "reason": r} for t, r in reasons.items()]
+            text = render_view(view, kind)
+        except Exception as exc:  # noqa: BLE001
+            reasons[title] = failure_reason(exc)
+            failures.append({"student": student, "what": title, "reason": reasons[title], "link": link})
+            text = failure_page(student, kind, title=title, reason=reasons[title] if ta else None)
+            if ta:
+                text = text.replace("</main>", "".join(
+                    f"<p class=\"render-failed\">The student's {html_escape(t)} could not be rendered: "
+                    f"{html_escape(r)}</p>" for t, r in reasons.items() if t != title) + "</main>", 1)
+        try:
+            write_text(path, text)
+        except OSError as exc:
+            failures.append({"student": student, "what": f"{title} (writing {path.name})",
+                             "reason": failure_reason(exc), "link": None})
+            continue
+        written[key][student] = path
+
+
 def write_reports(entries: list[tuple[str, SubmissionResult]], assignment, out_dir: str | Path) -> dict:
     """Every student's report (HTML and Markdown under students/, the TA view under ta/) and the
-    class dashboard (dashboard.html); returns the paths written."""
+    class dashboard (dashboard.html); returns the paths written, and under "failed" what could
+    not be rendered ({student, what, reason, link}): a report or a part of one (a plot) that
+    fails is replaced or marked on the report, listed on the dashboard, and never stops the rest."""
     out = Path(out_dir)
     (out / "students").mkdir(parents=True, exist_ok=True)
     (out / "ta").mkdir(parents=True, exist_ok=True)
-    names = _unique_names(student for student, _ in entries)
+    names = report_names(student for student, _ in entries)
     links: dict[str, dict[str, str]] = {}
-    written: dict[str, Any] = {"students": {}, "ta": {}, "markdown": {}}
+    failures: list[dict] = []
+    written: dict[str, Any] = {"students": {}, "ta": {}, "markdown": {}, "failed": failures}
     for student, result in entries:
         name = names[student]
-        sources = notebook_sources(result.submission)
-        html_path, md_path, ta_path = (out / "students" / f"{name}.html", out / "students" / f"{name}.md",
-                                       out / "ta" / f"{name}.html")
-        html_path.write_text(render_html(result, assignment, student=student, sources=sources), encoding="utf-8")
-        md_path.write_text(render_markdown(result, assignment, student=student, sources=sources), encoding="utf-8")
-        ta_path.write_text(render_html(result, assignment, ta=True, student=student, sources=sources),
-                           encoding="utf-8")
-        written["students"][student], written["markdown"][student], written["ta"][student] = html_path, md_path, ta_path
+        _write_student(out, name, student, result, assignment, written, failures)
         links[student] = {"html": f"students/{name}.html", "md": f"students/{name}.md", "ta": f"ta/{name}.html"}
+    # A result the dashboard cannot take (each tried alone, without the histogram) is left out of
+    # its tables and listed as a failure, with the links to what was written for it.
+    counted = []
+    for student, result in entries:
+        try:
+            dashboard_view([(student, result)], assignment, links, histogram=False)
+            counted.append((student, result))
+        except Exception as exc:  # noqa: BLE001
+            failures.append({"student": student, "what": "dashboard row", "reason": failure_reason(exc),
+                             "link": links[student]["ta"]})
     dashboard = out / "dashboard.html"
-    dashboard.write_text(render_dashboard(entries, assignment, links), encoding="utf-8")
+    try:
+        page = render_dashboard(counted, assignment, links, failures)
+    except Exception as exc:  # noqa: BLE001
+        failures.append({"student": "(the class)", "what": "dashboard", "reason": failure_reason(exc), "link": None})
+        page = _fallback_dashboard(entries, links, failures)
+    write_text(dashboard, page)
     written["dashboard"] = dashboard
     return written
+
+
+def _fallback_dashboard(entries, links: dict[str, dict[str, str]], failures: list[dict]) -> str:
+    """The dashboard when its template cannot be rendered: every student's links and every failure."""
+    rows = "".join(f"<li>{html_escape(str(s))}: <a href=\"{links[s]['html']}\">report</a> · "
+                   f"<a href=\"{links[s]['md']}\">md</a> · <a href=\"{links[s]['ta']}\">TA view</a></li>"
+                   for s, _ in entries)
+    failed = "".join(f"<li class=\"warn\">{html_escape(str(f['student']))}: {html_escape(f['what'])} could not be "
+                     f"rendered: {html_escape(f['reason'])}</li>" for f in failures)
+    return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>class dashboard "
+            "(not rendered)</title>\n</head>\n<body>\n<main><h1>Class dashboard</h1>\n"
+            f"<section id=\"render-failures\"><h2>Could not be rendered</h2><ul>{failed}</ul></section>\n"
+            f"<section id=\"students\"><h2>Students</h2><ul>{rows}</ul></section></main>\n</body>\n</html>\n")
 
 
 def load_entries(source: str | Path, assignment_id: str | None = None) -> list[tuple[str, SubmissionResult]]:

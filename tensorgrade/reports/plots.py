@@ -16,6 +16,8 @@ from tensorgrade.reports.formatting import format_value
 # ---------------------------------------------------------------------------------------------
 
 BLUE, RED, GREEN, GREY = "#1a73e8", "#d93025", "#188038", "#80868b"
+HUGE = 1e12  # no loss worth drawing is larger: beyond it a value is clipped, never given to matplotlib
+MAX_POINTS = 5000  # a longer series is thinned (every k-th step) before it is drawn
 
 
 def _png_data_uri(figure) -> str:
@@ -34,7 +36,10 @@ def _numbers(values: Any) -> list[float] | None:
                 out.append(math.nan)
                 continue
             return None
-        out.append(float(value))
+        try:
+            out.append(float(value))
+        except OverflowError:  # an int past float's range: as far off the chart as a float can be
+            out.append(math.inf if value > 0 else -math.inf)
     return out
 
 
@@ -57,8 +62,40 @@ def curve_summary(details: dict) -> dict | None:
             "diverged_at": diverged}
 
 
-def loss_curve_plot(details: dict) -> str | None:
-    """A training check's curve against the reference (and its band, when given) and the threshold."""
+def _escape_mathtext(text: str) -> str:
+    """matplotlib reads `$...$` as mathtext (and raises on bad TeX): shown as dollars instead."""
+    return str(text).replace("$", r"\$")
+
+
+def _plot_range(frame: list[float], log: bool) -> tuple[float, float]:
+    """The y range a curve is clipped to: the frame (reference, band, threshold, start) with a margin."""
+    low, high = min(frame), max(frame)
+    if log:
+        return low / 30, high * 30
+    span = (high - low) or max(abs(high), 1.0)
+    top = max(high * 1.6, high + 0.6 * span) if high > 0 else high + 0.6 * span
+    bottom = 0.0 if low >= 0 else low - 0.6 * span
+    return bottom, top
+
+
+def _clip(values: list[float], bottom: float, top: float) -> list[float]:
+    """The values held inside [bottom, top]; NaN and inf become NaN (a gap in the line)."""
+    return [min(max(v, bottom), top) if math.isfinite(v) else math.nan for v in values]
+
+
+def _moderate(values: list[float]) -> list[float]:
+    """The values a y range can be built on: finite, 0 or between 1/HUGE and HUGE in size."""
+    return [v for v in values if math.isfinite(v) and (v == 0 or 1 / HUGE <= abs(v) <= HUGE)]
+
+
+def loss_curve_plot(details: dict) -> tuple[str, list[str]] | None:
+    """A training check's curve against the reference (and its band, when given) and the threshold,
+    as (PNG data URI, notes for the caption).
+
+    Every number matplotlib is given is finite and inside one y range: a curve that blows up, or
+    swings between +-1e308, is clipped to the range (its reference, threshold and start with a
+    margin, else its own moderate values) and NaN/inf are left out as gaps; each note says what was
+    clipped or left out, so the caption never hides it."""
     curve = _numbers(details.get("curve"))
     if curve is None:
         return None
@@ -68,68 +105,101 @@ def loss_curve_plot(details: dict) -> str | None:
     band = details.get("reference_band") or {}
     low, high = _numbers(band.get("low")) if isinstance(band, dict) else None, \
         _numbers(band.get("high")) if isinstance(band, dict) else None
+    if not (low and high and len(low) == len(high)):
+        low = high = None
     threshold = details.get("threshold")
-    threshold = float(threshold) if isinstance(threshold, (int, float)) and math.isfinite(threshold) else None
+    threshold = float(threshold) if isinstance(threshold, (int, float)) and math.isfinite(threshold) \
+        and abs(threshold) <= HUGE else None
+    notes: list[str] = []
+
+    # Long runs are thinned to at most MAX_POINTS points per series (every k-th step, k >= 1).
+    stride = max(1, math.ceil(max(len(s) for s in (curve, reference or [], low or [])) / MAX_POINTS))
+    if stride > 1:
+        notes.append(f"every {stride}th step shown")
+
+    def thin(series: list[float] | None) -> tuple[list[int], list[float]] | None:
+        if series is None:
+            return None
+        steps = list(range(0, len(series), stride))
+        return steps, [series[i] for i in steps]
+
+    diverged = _first_non_finite(curve)
+    shown = curve[:diverged] if diverged is not None else curve
+    others = (reference or []) + (low or []) + (high or [])
+    # The frame: what the run is judged against, and where it starts; without a reference or a
+    # threshold, the run's own moderate values. The y range is the frame with a margin.
+    frame = _moderate(others) + ([threshold] if threshold is not None else []) + _moderate(shown[:1])
+    if not frame:
+        frame = _moderate(shown) or [0.0, 1.0]
+    finite = [v for v in curve + others if math.isfinite(v)] + ([threshold] if threshold is not None else [])
+    usable = _moderate(curve + others) + ([threshold] if threshold is not None else [])
+    log = bool(usable) and min(finite) > 0 and max(usable) / min(usable) > 30
+    bottom, top = _plot_range(frame, log)
+    inside = [v for v in _moderate(shown) if v < bottom and (v > 0 or not log)]
+    bottom = min([bottom] + inside)  # a run that ends below the frame widens it downwards
 
     figure = Figure(figsize=(7.6, 3.3))
     ax = figure.subplots()
-    finite = [v for series in (curve, reference or [], low or [], high or []) for v in series if math.isfinite(v)]
-    if threshold is not None:
-        finite.append(threshold)
-    positive = bool(finite) and min(finite) > 0
-    if positive and max(finite) / min(finite) > 30:
+    if log:
         ax.set_yscale("log")
-    if low and high and len(low) == len(high):
-        ax.fill_between(range(len(low)), low, high, color=GREY, alpha=0.22, linewidth=0, label="reference band")
+    if low and high:
+        (steps, lows), (_, highs) = thin(low), thin(high)
+        ax.fill_between(steps, _clip(lows, bottom, top), _clip(highs, bottom, top), color=GREY, alpha=0.22,
+                        linewidth=0, label="reference band")
     if reference:
-        ax.plot(range(len(reference)), reference, color=GREY, linewidth=1.6, linestyle="--", label="reference")
+        steps, values = thin(reference)
+        ax.plot(steps, _clip(values, bottom, top), color=GREY, linewidth=1.6, linestyle="--", label="reference")
     if threshold is not None:
-        bottom = min(finite) if positive else min(0.0, min(finite))
-        ax.axhspan(bottom * (0.8 if positive else 1), threshold, color=GREEN, alpha=0.07, linewidth=0)
+        ax.axhspan(bottom, threshold, color=GREEN, alpha=0.07, linewidth=0)
         ax.axhline(threshold, color=RED, linewidth=1.3, linestyle=":", label=f"threshold {format_value(threshold)}")
-    diverged = _first_non_finite(curve)
-    shown = curve[:diverged] if diverged is not None else curve
-    ax.plot(range(len(shown)), shown, color=BLUE, linewidth=2.0, label="your run", zorder=3)
-    # A run that blows up would squash everything else against the axis: cap the y range at a
-    # margin above the reference, the threshold and the start, and say where the run leaves it.
-    frame = [v for series in (reference or [], high or []) for v in series if math.isfinite(v)]
-    frame += [v for v in (threshold, shown[0] if shown else None) if v is not None and math.isfinite(v)]
-    log = ax.get_yscale() == "log"
-    top = (max(frame) * (30 if log else 1.6)) if frame and max(frame) > 0 else None
-    finite_shown = [v for v in shown if math.isfinite(v)]
-    if top is not None and finite_shown and max(finite_shown) > top:
-        exit_step = next(i for i, v in enumerate(shown) if v > top)
-        if log:
-            ax.set_ylim(min(v for v in finite if v > 0) * 0.7, top)
-        else:
-            ax.set_ylim(min(0.0, min(finite)), top)
-        ax.annotate(f"off the chart from step {exit_step} (up to {max(finite_shown):.3g})",
-                    xy=(exit_step, top), xytext=(14, -14), textcoords="offset points", color=RED,
-                    fontsize=9, fontweight="bold", arrowprops={"arrowstyle": "->", "color": RED})
+    steps, values = thin(shown)
+    ax.plot(steps, _clip(values, bottom, top), color=BLUE, linewidth=2.0, label="your run", zorder=3)
+    off = [(i, v) for i, v in enumerate(shown) if not bottom <= v <= top]
+    if off:
+        ax.set_ylim(bottom, top)
+        exit_step, first = off[0]
+        edge = top if first > top else bottom
+        least, most = format_value(min(v for _, v in off)), format_value(max(v for _, v in off))
+        ax.annotate(f"off the chart from step {exit_step} ({least} to {most})", xy=(exit_step, edge),
+                    xytext=(14, -14 if edge == top else 14), textcoords="offset points", color=RED, fontsize=9,
+                    fontweight="bold", arrowprops={"arrowstyle": "->", "color": RED})
+        notes.append(f"{len(off)} value(s) of your run, from step {exit_step} ({least} to {most}), are outside "
+                     f"the chart's range {format_value(bottom)} to {format_value(top)} and drawn clipped at its edge")
     elif diverged is not None and shown:
-        ax.plot([len(shown) - 1], [shown[-1]], marker="X", color=RED, markersize=9, linestyle="none", zorder=4)
+        ax.plot([steps[-1]], [_clip(values, bottom, top)[-1]], marker="X", color=RED, markersize=9,
+                linestyle="none", zorder=4)
+    if diverged is not None:
+        notes.append(f"your run is not drawn from step {diverged} on: it reaches NaN/inf there "
+                     f"({sum(1 for v in curve if not math.isfinite(v))} NaN/inf value(s) in all)")
     if diverged is not None:
         ax.axvline(diverged, color=RED, linewidth=1.0, alpha=0.6)
         ax.text(diverged, 0.04, f"  NaN/inf from step {diverged}", transform=ax.get_xaxis_transform(),
                 color=RED, fontsize=9, fontweight="bold", ha="left", va="bottom")
         ax.set_xlim(-0.02 * len(curve), len(curve) * 1.02)
-    ax.set_xlabel(str(details.get("xlabel") or "step"))
-    ax.set_ylabel(str(details.get("ylabel") or "loss"))
+    ax.set_xlabel(_escape_mathtext(details.get("xlabel") or "step"))
+    ax.set_ylabel(_escape_mathtext(details.get("ylabel") or "loss"))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.grid(True, which="major", color="#e8eaed", linewidth=0.8)
     ax.legend(frameon=False, fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
-    return _png_data_uri(figure)
+    return _png_data_uri(figure), notes
 
 
 def histogram_plot(scores: list[float], max_score: float) -> str | None:
+    """The graded submissions' scores (those that are finite numbers), clipped to 0..max_score."""
+    max_score = float(max_score) if isinstance(max_score, (int, float)) and math.isfinite(max_score) \
+        and 0 < max_score <= HUGE else None
+    scores = [float(s) for s in scores if isinstance(s, (int, float)) and math.isfinite(s)]
     if not scores:
         return None
+    if max_score is None:
+        max_score = max([1.0] + [s for s in scores if s <= HUGE])
+    scores = [min(max(s, 0.0), max_score) for s in scores]
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6.4, 2.9))
     ax = figure.subplots()
-    top = max(max_score, max(scores))
+    top = max_score
     if top <= 40 and all(float(s).is_integer() for s in scores):
         bins = [i - 0.5 for i in range(int(top) + 2)]
     else:

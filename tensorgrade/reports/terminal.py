@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
 from tensorgrade.grading.results import SubmissionResult
 from tensorgrade.reports.view import report_view
+from tensorgrade.safe_text import for_terminal
 
 
 # ---------------------------------------------------------------------------------------------
@@ -26,6 +29,19 @@ def _terminal_text(text: str, style: str = ""):
     return out
 
 
+def _safe_view(value: Any) -> Any:
+    """The view with every string in it through `safe_text.for_terminal`: whatever of it the report
+    prints (a message, a traceback, a cell's code, a name, a path), no escape sequence of the
+    student's reaches the terminal. rich's markup escape is still applied where markup is built."""
+    if isinstance(value, str):
+        return for_terminal(value)
+    if isinstance(value, dict):
+        return {key: _safe_view(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_safe_view(item) for item in value)
+    return value
+
+
 def print_terminal_report(console, result: SubmissionResult, assignment=None, *, ta: bool = False,
                           student: str | None = None) -> None:
     """A rich report: per question, per check, with colours, the diagnosis explained, expected
@@ -38,10 +54,10 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
     from rich.table import Table
     from rich.text import Text
 
-    view = report_view(result, assignment, ta=ta, student=student, plots=False)
+    view = _safe_view(report_view(result, assignment, ta=ta, student=student, plots=False))
     say = lambda text: console.print(text, soft_wrap=True, highlight=False)  # noqa: E731
     say(f"[bold]{escape(view['assignment_title'])}[/bold]  [dim]{escape(view['assignment_id'])} "
-        f"v{escape(view['version'])}  ·  {escape(view['submission'])}[/dim]")
+        f"v{escape(view['version'])}  ·  {escape(for_terminal(view['submission'], one_line=True))}[/dim]")
     if view["status"] != "graded":
         say(f"  [bold red]{view['status'].upper()}[/bold red]: {escape(str(view['error']))}")
         return
@@ -75,8 +91,8 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
                 for column in ("index", "yours", "expected", "ratio"):
                     table.add_column(column, justify="right" if column != "index" else "left")
                 for row in check["mismatches"][:6]:
-                    table.add_row(row["index"], Text(row["got"], style="red"), Text(row["expected"], style="green"),
-                                  row["ratio"])
+                    table.add_row(Text(row["index"]), Text(row["got"], style="red"),
+                                  Text(row["expected"], style="green"), Text(row["ratio"]))  # never markup
                 body.append(table)
             if check["curve"]:
                 c = check["curve"]

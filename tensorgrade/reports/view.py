@@ -18,6 +18,7 @@ from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.diagnoses import explain
 from tensorgrade.reports.formatting import format_points, format_value
 from tensorgrade.reports.plots import curve_summary, loss_curve_plot
+from tensorgrade.safe_text import for_terminal
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,8 +91,8 @@ def _mismatches(details: dict) -> list[dict]:
 
 def _split_message(message: str) -> tuple[str, str, str]:
     """(first line, further lines, traceback) of a check's message."""
-    text = (message or "").strip("\n")
-    lines = text.splitlines()
+    text = (message or "").replace("\r\n", "\n").strip("\n")
+    lines = text.split("\n")  # not splitlines(): a lone CR (or \x1c, U+2028) of the student's stays in its line
     if not lines:
         return "", "", ""
     rest = "\n".join(lines[1:])
@@ -119,7 +120,15 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
     if references:
         index, line = references[-1]
         cell = _cell_view(int(index), int(line), sources)
-    plot = loss_curve_plot(details) if plots else None
+    plot, plot_notes, plot_error = None, [], None
+    if plots:
+        try:
+            drawn = loss_curve_plot(details)
+        except Exception as exc:  # noqa: BLE001 (a plot that fails is said on the report, never stops it)
+            plot_error = failure_reason(exc)
+        else:
+            if drawn is not None:
+                plot, plot_notes = drawn
     return {**view, "status": check.status, "label": STATUS_LABEL.get(check.status, check.status),
             "redacted": False,
             "description": spec.description if spec is not None else "",
@@ -127,9 +136,21 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
             "comparisons": _comparisons(details),
             "mismatches": _mismatches(details), "mismatched": details.get("mismatched"),
             "total": details.get("total"),
-            "plot": plot, "curve": curve_summary(details),
+            "plot": plot, "plot_notes": plot_notes, "plot_error": plot_error, "curve": curve_summary(details),
             "diagnosis": explain(check.diagnosis, assignment) if check.status != "passed" else None,
             "cell": cell}
+
+
+def failure_reason(exc: BaseException, limit: int = 500) -> str:
+    """What went wrong, in a line: the exception's type and message (its control characters written
+    out, as `safe_text.for_terminal` writes them), cut to `limit` characters."""
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001
+        message = ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    text = for_terminal(text).replace("\n", " ").replace("\t", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def check_spec(assignment, check_id: str):
@@ -193,6 +214,9 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         "passed": sum(1 for c in checks if c["status"] == "passed"),
         "check_count": len(checks),
         "hidden_count": sum(1 for c in checks if c["hidden"]),
+        # Parts of this report that could not be rendered (a plot), each said where it would be.
+        "render_problems": [{"what": f"the loss curve of {c['id']}", "reason": c["plot_error"]}
+                            for c in checks if c.get("plot_error")],
     }
     if ta:
         view["integrity"] = list(result.integrity)
