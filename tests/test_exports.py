@@ -237,7 +237,8 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
         names = set(bundle.namelist())
         modes = {info.filename: (info.external_attr >> 16) for info in bundle.infolist()}
         setup = bundle.read("setup.sh").decode()
-    assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/tensorgrade/grading/grader.py",
+    assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/constraints.txt",
+            "package/tensorgrade/grading/grader.py",
             "assignments/a2_autograd/assignment.yaml", "solutions/a2_autograd/secret.yaml",
             "solutions/a2_autograd/solution.ipynb", "solutions/a2_autograd/checks.py"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR

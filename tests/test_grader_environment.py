@@ -92,8 +92,9 @@ def test_install_hint_names_the_package_extra_of_that_name():
 def test_gradescope_setup_installs_the_extras_an_assignment_preloads(tmp_path):
     from tensorgrade.classroom.gradescope import build_gradescope_zip
 
-    for assignment_id, line in (("a6_tensorflow", '"$VENV/bin/pip" install "$SOURCE/package[tensorflow]"'),
-                                ("a2_autograd", '"$VENV/bin/pip" install "$SOURCE/package"\n')):
+    pinned = '"$VENV/bin/pip" install -c "$SOURCE/package/constraints.txt" '
+    for assignment_id, line in (("a6_tensorflow", pinned + '"$SOURCE/package[grader,tensorflow]"'),
+                                ("a2_autograd", pinned + '"$SOURCE/package[grader]"\n')):
         archive = tmp_path / f"{assignment_id}.zip"
         build_gradescope_zip(load_assignment(ROOT / "assignments" / assignment_id), archive)
         with zipfile.ZipFile(archive) as bundle:

@@ -108,8 +108,9 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" install --upgrade pip
 # The CPU build of torch first, from PyTorch's CPU index: the default torch wheel pulls gigabytes of CUDA.
 "$VENV/bin/pip" install torch=={torch_version} --index-url https://download.pytorch.org/whl/cpu
-# With the extras the assignment's preloads need (tensorflow for a6_tensorflow).
-"$VENV/bin/pip" install "$SOURCE/package{extras}"
+# The grader's extra (sandbox layers, pandas) and those the assignment's preloads need (tensorflow for
+# a6_tensorflow), at the exact versions the grader was tested with.
+"$VENV/bin/pip" install -c "$SOURCE/package/constraints.txt" "$SOURCE/package{extras}"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -146,12 +147,12 @@ def _add(bundle: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fal
 
 
 def preload_extras(preload: list[str]) -> str:
-    """`[tensorflow]` when an assignment preloads modules that an optional extra of this package
-    provides, so that the Gradescope image can import them; "" when none do."""
+    """`[grader]` (the sandbox layers, the packages students use), plus `tensorflow` when an assignment
+    preloads modules that an optional extra of this package provides, so the Gradescope image has them."""
     from tensorgrade.sandbox.host.preload import package_extra
 
-    extras = sorted({extra[0] for extra in map(package_extra, preload) if extra is not None})
-    return f"[{','.join(extras)}]" if extras else ""
+    extras = sorted({"grader"} | {extra[0] for extra in map(package_extra, preload) if extra is not None})
+    return f"[{','.join(extras)}]"
 
 
 def build_gradescope_zip(assignment, out: Path) -> list[str]:
@@ -179,7 +180,7 @@ def build_gradescope_zip(assignment, out: Path) -> list[str]:
                                         extras=preload_extras(assignment.preload)).encode(), executable=True)
         add("run_autograder", RUN_AUTOGRADER.format(assignment_id=shlex.quote(assignment.id)).encode(),
             executable=True)
-        for name in ("pyproject.toml", "README.md"):
+        for name in ("pyproject.toml", "README.md", "constraints.txt"):
             add(f"package/{name}", (project_dir / name).read_bytes())
         for path in _tree(package_dir):
             add(f"package/tensorgrade/{path.relative_to(package_dir).as_posix()}", path.read_bytes())
