@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -287,3 +288,49 @@ def test_a_grader_error_is_blank_in_every_export_never_zero(tmp_path):
     assert rows[0]["status"] == "error" and rows[0]["total"] == "" and rows[0]["max_score"] == "10"
     canvas, warnings = canvas_csv(entries, "a2 (123)")
     assert list(csv.reader(io.StringIO(canvas)))[2][-1] == "" and any("grader error" in w for w in warnings)
+
+
+def test_ta_commands_on_the_wrong_file_say_what_it_is(gradebook_path, tmp_path):
+    """export, report and override given a results JSON, a CSV, a junk .db or a missing file: a
+    message naming the file and what it is, exit 2, no traceback, and the file left as it was."""
+    with Gradebook(gradebook_path) as gradebook:
+        results = [result.to_json() | {"student": student} for student, result in gradebook.results("a2_autograd")]
+    results_json = tmp_path / "results.json"  # what `grade --json` writes
+    results_json.write_text(json.dumps(results, indent=1))
+    grades_csv = tmp_path / "grades.csv"
+    assert cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--out", str(grades_csv)).returncode == 0
+    junk = tmp_path / "grades-copy.db"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    other = tmp_path / "course.db"
+    sqlite3.connect(other).execute("CREATE TABLE students (name TEXT)").connection.commit()
+    files = {results_json: f"is a results file from `tensorgrade grade --json` ({len(results)} result(s) of a2_autograd)",
+             grades_csv: "is a CSV file (first line: 'student,lms_id,status,",
+             junk: "is a binary file, not SQLite",
+             other: "is an SQLite database of another kind (its tables: students;",
+             tmp_path / "grade.db": "no such"}
+    before = {path: path.read_bytes() for path in files if path.exists()}
+    for path, what in files.items():
+        commands = {"export": ["export", str(path), "--assignment", "a2_autograd", "--out", str(tmp_path / "o.csv")],
+                    "override": ["override", str(path), "--student", "correct", "--check", "q1.forward", "--points",
+                                 "1"],
+                    "report": ["report", str(path), "--assignment", "a2_autograd", "--out", str(tmp_path / "r")]}
+        for name, command in commands.items():
+            if name == "report" and path == results_json:
+                continue  # report reads results files: below
+            proc = cli(*command)
+            assert proc.returncode == 2, (name, path, proc.stdout + proc.stderr)
+            assert "Traceback" not in proc.stdout + proc.stderr, (name, path)
+            assert str(path) in proc.stdout and what in proc.stdout, (name, path, proc.stdout)
+    assert {path: path.read_bytes() for path in before} == before and not (tmp_path / "grade.db").exists()
+
+    # an assignment id the source does not have: the ids it has, from a gradebook and a results file
+    for source in (gradebook_path, results_json):
+        proc = cli("report", str(source), "--assignment", "a2", "--out", str(tmp_path / "r"))
+        assert proc.returncode == 2 and "no results for assignment a2" in proc.stdout
+        assert "(it has: a2_autograd)" in proc.stdout, proc.stdout
+    # a roster that is missing, or is not a Canvas export
+    for roster, what in ((tmp_path / "roster.csv", "no such file"), (results_json, "is a results file")):
+        proc = cli("export", str(gradebook_path), "--assignment", "a2_autograd", "--format", "canvas", "--out",
+                   str(tmp_path / "canvas.csv"), "--roster", str(roster))
+        assert proc.returncode == 2 and str(roster) in proc.stdout and what in proc.stdout, proc.stdout
+        assert "Traceback" not in proc.stdout + proc.stderr and not (tmp_path / "canvas.csv").exists()

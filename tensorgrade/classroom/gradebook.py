@@ -141,14 +141,119 @@ def apply_overrides(result: SubmissionResult, overrides: list[Override]) -> Subm
     return result
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+JSON_READ_LIMIT = 64 * 1024 * 1024
+
+
+def _sqlite_tables(path: Path) -> list[str] | None:
+    """The tables of an SQLite file, read without writing to it; None if it cannot be read as one."""
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            return sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+
+
+def describe_file(path: Path | str) -> str:
+    """What a file is, in words, for a TA who gave the wrong one: "a CSV file (first line: ...)",
+    "a results file from `tensorgrade grade --json` (31 results)", "an SQLite database, but not a
+    gradebook", ...  Reads an SQLite file's table names, and at most the first 64 MiB of others."""
+    path = Path(path)
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                head += handle.read(JSON_READ_LIMIT)
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror or type(exc).__name__})"
+    if not head:
+        return "an empty file"
+    if head == SQLITE_HEADER:
+        tables = _sqlite_tables(path)
+        if tables is None:
+            return "an SQLite database that cannot be read (damaged?)"
+        if "gradings" in tables and "meta" in tables:
+            return "a gradebook"
+        return ("an SQLite database of another kind (its tables: " + (", ".join(tables[:8]) or "none")
+                + "; a gradebook's are gradings, check_results, overrides, ...)")
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "a zip archive"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text[:4096]:
+        return f"a binary file, not SQLite (it starts with {head[:16]!r})"
+    stripped = text.lstrip()
+    if stripped[:1] in ("[", "{") and len(head) <= JSON_READ_LIMIT:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if data is not None:
+            return _describe_json(data)
+    first = stripped.splitlines()[0][:120] if stripped else ""
+    if "," in first or "\t" in first:
+        return f"a CSV file (first line: {first!r})"
+    return f"a text file (first line: {first!r})"
+
+
+def _describe_json(data) -> str:
+    results = data if isinstance(data, list) else [data]
+    if results and all(isinstance(r, dict) and {"assignment", "status", "checks"} <= set(r) for r in results):
+        ids = sorted({str(r["assignment"]) for r in results})
+        return (f"a results file from `tensorgrade grade --json` ({len(results)} result(s) of "
+                f"{', '.join(ids)})")
+    if isinstance(data, dict) and "tests" in data and ("score" in data or "output" in data):
+        return "a Gradescope results.json"
+    if isinstance(data, dict) and ("cells" in data or "nbformat" in data):
+        return "a Jupyter notebook"
+    return "a JSON file"
+
+
+def results_file_assignments(path: Path | str) -> list[str] | None:
+    """The assignment ids in a `grade --json` results file, or None if the file is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return None
+    results = data if isinstance(data, list) else [data]
+    if not all(isinstance(r, dict) and {"assignment", "status", "checks"} <= set(r) for r in results):
+        return None
+    return sorted({str(r["assignment"]) for r in results})
+
+
 class Gradebook:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, create: bool = True):
+        """Open the gradebook at `path`; with `create` (grading), a missing or empty file becomes a new
+        gradebook.  Anything that is not a gradebook (a results JSON, a CSV, another program's SQLite
+        database) is a GradebookError naming the file and what it is: it is never written to."""
         self.path = Path(path)
+        what = describe_file(self.path)
+        if what != "a gradebook" and not (create and what in ("no such file", "an empty file")):
+            if what == "no such file":
+                raise GradebookError(f"{self.path}: no such gradebook (`tensorgrade grade ... --gradebook "
+                                     f"{self.path}` makes one)")
+            raise GradebookError(f"{self.path} is {what}, not a gradebook (the SQLite file that "
+                                 "`tensorgrade grade ... --gradebook grades.db` writes)")
         # One connection, shared by threads behind a lock: writes come from the batch's driver thread,
         # but a caller may read from another.
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError(f"{self.path}: the gradebook cannot be opened: {exc}") from None
+
+    def _open(self) -> None:
         self._db.row_factory = sqlite3.Row
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")

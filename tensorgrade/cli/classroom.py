@@ -20,13 +20,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     if (given / "assignment.yaml").is_file():  # a folder, as `grade` takes it: its id, and it is the spec
         args.assignment_dir = args.assignment_dir or str(given)
         args.assignment = given.resolve().name
+    known = report_source_assignments(args.source)
+    if isinstance(known, str):  # not a gradebook nor a results file: what it is instead
+        say(f"[red]error:[/red] {escape(known)}")
+        return 2
     try:
         entries = load_entries(args.source, args.assignment)
-    except (OSError, ValueError, ImportError) as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+    except (OSError, ValueError, ImportError, KeyError, TypeError) as exc:
+        say(f"[red]error:[/red] {escape(args.source)}: cannot be read: {escape(str(exc))}")
         return 2
     if not entries:
-        say(f"[red]error:[/red] no results for assignment {escape(args.assignment)} in {escape(args.source)}")
+        say(f"[red]error:[/red] no results for assignment {escape(args.assignment)} in {escape(args.source)} "
+            f"(it has: {escape(', '.join(known) or 'nothing')})")
         return 2
     folder = Path(args.assignment_dir) if args.assignment_dir else Path("assignments") / args.assignment
     assignment = None
@@ -56,16 +61,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_source_assignments(source: str) -> list[str] | str:
+    """The assignment ids a `report` source holds (a gradebook, or a results file from `grade
+    --json`), or a message saying what the file is instead."""
+    from tensorgrade.classroom.gradebook import Gradebook, GradebookError, describe_file, results_file_assignments
+
+    what = describe_file(source)
+    if what == "a gradebook":
+        try:
+            with Gradebook(source, create=False) as gradebook:
+                return gradebook.assignments()
+        except GradebookError as exc:
+            return str(exc)
+    if what.startswith("a results file") and Path(source).suffix == ".json":
+        return results_file_assignments(source) or []
+    if what == "no such file":
+        return f"{source}: no such file (report reads a gradebook, grades.db, or a results file from `grade --json`)"
+    return (f"{source} is {what}: report reads a gradebook (the grades.db that `grade --gradebook` writes) "
+            "or a results file from `grade --json` (named .json)")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from tensorgrade.classroom import exports, gradescope
-    from tensorgrade.classroom.gradebook import Gradebook, GradebookError
+    from tensorgrade.classroom.gradebook import Gradebook, GradebookError, describe_file
 
     say = soft_printer(make_console())
-    if not Path(args.gradebook).is_file():
-        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
+    if args.roster and describe_file(args.roster) in ("no such file", "a folder"):
+        say(f"[red]error:[/red] --roster {escape(args.roster)}: {escape(describe_file(args.roster))} (the roster "
+            "is the CSV of Canvas's gradebook export: Grades > Export > CSV)")
         return 2
     try:
-        with Gradebook(args.gradebook) as gradebook:
+        with Gradebook(args.gradebook, create=False) as gradebook:
             entries = gradebook.entries(args.assignment)
             known = gradebook.assignments()
     except GradebookError as exc:
@@ -84,7 +110,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             roster = exports.read_canvas_roster(Path(args.roster)) if args.roster else None
         except (OSError, ValueError) as exc:
-            say(f"[red]error:[/red] {escape(str(exc))}")
+            what = describe_file(args.roster)
+            reason = str(exc) if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError) else \
+                f"{args.roster}: cannot be read as CSV ({exc})"
+            say(f"[red]error:[/red] --roster: {escape(reason)}; {escape(args.roster)} is {escape(what)}, not "
+                "a Canvas gradebook export (Grades > Export > CSV)")
             return 2
         text, warnings = exports.canvas_csv(entries, args.column or args.assignment, roster)
         for warning in warnings:
@@ -101,11 +131,8 @@ def cmd_override(args: argparse.Namespace) -> int:
     from tensorgrade.classroom.gradebook import Gradebook, GradebookError
 
     say = soft_printer(make_console())
-    if not Path(args.gradebook).is_file():
-        say(f"[red]error:[/red] {escape(args.gradebook)}: no such gradebook")
-        return 2
     try:
-        with Gradebook(args.gradebook) as gradebook:
+        with Gradebook(args.gradebook, create=False) as gradebook:
             if args.remove:
                 removed = gradebook.remove_override(args.student, args.check, args.assignment)
                 say(f"override of {escape(args.check)} for {escape(args.student)} "
