@@ -184,6 +184,17 @@ def assert_gradescope_results(data: dict) -> None:
         assert abs(sum(test["score"] for test in data["tests"]) - data["score"]) < 1e-9
 
 
+def seen_before_publication(data: dict) -> dict:
+    """What a student sees of a results.json before the grades are published, by Gradescope's
+    documented rules ("Autograder Specifications"): a test's `visibility` overrides the top-level
+    one (default `visible`); only `visible` tests show before publication; while any test is not
+    visible (`hidden` ones aside), the total score is not shown."""
+    default = data.get("visibility", "visible")
+    tests = [test for test in data["tests"] if test.get("visibility", default) == "visible"]
+    waiting = [test for test in data["tests"] if test.get("visibility", default) in ("after_published", "after_due_date")]
+    return {"tests": tests, "score": None if waiting else data["score"], "output": data["output"]}
+
+
 def test_gradescope_results_per_submission_hide_hidden_checks(gradebook_path, tmp_path):
     with Gradebook(gradebook_path) as gradebook:
         gradebook.set_override("stub_left", "q3.returns", 1, "train_legendre was written, in the wrong cell")
@@ -212,8 +223,22 @@ def test_gradescope_results_per_submission_hide_hidden_checks(gradebook_path, tm
                         assert line.strip() not in text, (student, check.id, line)
             else:
                 assert test["visibility"] == "visible" and test["output"].startswith(check.message.split("\n")[0])
+        # before publication: the public checks and their points, no total, nothing a student could
+        # subtract the public points from (the output states the public points and the hidden worth)
+        if result.status == "graded":
+            public = [c for c in result.checks if c.visibility == "public"]
+            hidden = [c for c in result.checks if c.visibility == "hidden"]
+            assert data["visibility"] == "after_published"
+            seen = seen_before_publication(data)
+            assert seen["score"] is None and {t["name"] for t in seen["tests"]} == {c.id for c in public}
+            assert seen["output"].splitlines()[0] == (
+                f"Public checks: {sum(c.points for c in public):g} / {sum(c.max_points for c in public):g} points. "
+                f"Hidden checks: {len(hidden)} check(s) worth {sum(c.max_points for c in hidden):g} point(s), "
+                "shown with your total score when the grades are published.")
+            assert "Autograder score" not in seen["output"]
     broken = json.loads((tmp_path / "gs" / "broken" / "results.json").read_text())
     assert broken["tests"] == [] and "could not be graded" in broken["output"]
+    assert broken["visibility"] == "visible"  # nothing hidden to wait for: the student sees why at once
     # an override shows in a public check's output, and full points count as passed
     tests = {t["name"]: t for t in json.loads((tmp_path / "gs" / "stub_left" / "results.json").read_text())["tests"]}
     assert tests["q3.returns"]["status"] == "passed" and tests["q3.returns"]["score"] == 1
@@ -261,6 +286,8 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
     tests = {test["name"]: test for test in data["tests"]}
     assert tests["q1.gradcheck"] == {**tests["q1.gradcheck"], "status": "failed", "output": "failed",
                                      "visibility": "after_published"}
+    assert data["visibility"] == "after_published" and seen_before_publication(data)["score"] is None
+    assert data["output"].startswith("Public checks: ")
     assert "backward-missing-factor" in tests["q1.backward"]["output"] + " ".join(tests["q1.backward"]["tags"])
 
     # an upload without a notebook still gets a results.json that says what to upload

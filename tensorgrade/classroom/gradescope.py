@@ -6,6 +6,15 @@
 
 Hidden checks never carry more than passed/failed to a student: in `results.json` their output is
 exactly that, their visibility `after_published`, and their name is the check id (no description).
+
+Nor does anything else tell a student a hidden result before the grades are published (Gradescope's
+"Autograder Specifications": a test's `visibility` overrides the top-level one, and while any test
+is hidden students cannot see their total score).  Where the assignment has hidden checks, the
+top-level `visibility` is `after_published` too, the public checks' tests say `visible`, and the
+top-level `output` states only the public checks' points and what the hidden ones are worth; the
+top-level `score` (the total, what Gradescope records) is then not shown until publication.  So
+before publication a student sees the public checks and their points, no total; after it, the
+hidden checks' passed/failed and points, and the total.
 """
 
 from __future__ import annotations
@@ -57,8 +66,15 @@ def gradescope_results(result: SubmissionResult) -> dict:
     for check in result.checks:
         numbers[check.question] = numbers.get(check.question, 0) + 1
         tests.append(_test_entry(check, f"{question_order.index(check.question) + 1}.{numbers[check.question]}"))
-    if result.status == "graded":
+    hidden = [check for check in result.checks if check.visibility != "public"]
+    if result.status == "graded" and hidden:
+        public = [check for check in result.checks if check.visibility == "public"]
+        lines = [f"Public checks: {sum(c.points for c in public):g} / {sum(c.max_points for c in public):g} points. "
+                 f"Hidden checks: {len(hidden)} check(s) worth {sum(c.max_points for c in hidden):g} point(s), "
+                 "shown with your total score when the grades are published."]
+    else:
         lines = [f"Autograder score: {result.score:g} / {result.max_score:g}"]
+    if result.status == "graded":
         for cell in result.cells:
             if cell.status in ("error", "timeout"):
                 last = (cell.error or "").strip().splitlines()[-1:] or [""]
@@ -67,8 +83,11 @@ def gradescope_results(result: SubmissionResult) -> dict:
         lines = [f"Your submission could not be graded: {result.error}"]
     else:  # the grader's own failure: its details are for the staff, not the student
         lines = ["The autograder failed on your submission (not your fault); the course staff will regrade it."]
+    # With hidden checks, the results (and so the total score) wait for publication; each public
+    # check's test overrides that with "visible".
     return {"score": float(result.score), "execution_time": int(round(result.timing.get("total", 0.0))),
-            "output": "\n".join(lines), "output_format": "text", "visibility": "visible",
+            "output": "\n".join(lines), "output_format": "text",
+            "visibility": GRADESCOPE_HIDDEN_VISIBILITY if hidden else "visible",
             "stdout_visibility": "hidden", "tests": tests, "leaderboard": []}
 
 
