@@ -43,3 +43,16 @@ def test_pandas_is_there_for_the_course_s_csv_files(a2_grader, tmp_path):
              "import pandas\nframe = pandas.DataFrame({'x': [1, 2]})\nassert int(frame.x.sum()) == 3"]
     result = a2_grader.grade(write_notebook(tmp_path / "pandas.ipynb", cells))
     assert result.cells[-1].status == "ok", result.cells[-1].error
+
+
+def test_an_error_raised_while_the_grader_calls_student_code_says_which_call_the_grader_made(a2_grader, tmp_path):
+    cells = solution_cells("a2_autograd")
+    cells.append("def _broken_forward(self, x):\n    raise RuntimeError('my own forward() is broken')\n"
+                 "Polynomial3.forward = _broken_forward")
+    result = a2_grader.grade(write_notebook(tmp_path / "train.ipynb", cells))
+    raised = [c for c in result.checks if c.status == "error"]
+    assert raised, [(c.id, c.status) for c in result.checks]
+    for check in raised:
+        first = check.message.split("\n")[0]
+        assert first.startswith("the grader called `") and "which ran your code (cell" in first, check.message
+        assert "RuntimeError: my own forward() is broken" in first, check.message

@@ -20,6 +20,7 @@ from tensorgrade.course.assignment import Assignment, CheckSpec
 from tensorgrade.checking.checks import draw_inputs
 from tensorgrade.sandbox.host.jobs import ExecutionRecord, ExecutionSettings, Job, ProbeRecord, ProbeRequest
 from tensorgrade.sandbox.host.workers import ExecutionError, WorkerPool
+from tensorgrade.sandbox.protocol import GRADER_CALL_PREFIX
 from tensorgrade.checking.outside.judging import JudgeCase, Verdict
 from tensorgrade.submission.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
                                   read_notebook, restore_locked_cells)
@@ -214,14 +215,22 @@ class Grader:
             return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
                                diagnosis=None)
         error = probe.error or "the check did not run"
-        last_line = error.strip().splitlines()[-1] if error.strip() else ""
+        # Split on newlines only: a carriage return of the student's is not a line of the grader's.
+        lines = [line for line in error.strip().split("\n") if line.strip()]
+        last_line = next((line for line in reversed(lines) if not line.startswith("[grader]")), "")
         if last_line.startswith("NotImplementedError"):
             return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
                                message="not implemented yet: the function still raises NotImplementedError "
                                        "(the template's stub); replace the stub with your code")
         if probe.status == "error":
-            where = [line.strip() for line in error.splitlines() if line.strip().startswith("cell ")]
-            summary = f"your code raised {last_line}" + (f" ({where[-1].split(', in ')[0]})" if where else "")
+            where = [line.strip() for line in lines if line.strip().startswith("cell ")]
+            place = f" ({where[-1].split(', in ')[0]})" if where else ""
+            if lines and lines[0].startswith(GRADER_CALL_PREFIX):
+                call = lines[0][len(GRADER_CALL_PREFIX):]
+                summary = (f"the grader called {call}, which ran your code{place}: it raised {last_line}"
+                           if where else f"the grader called {call} on what your code returned: it raised {last_line}")
+            else:
+                summary = f"your code raised {last_line}{place}"
             return CheckResult(**base, points=0.0, status="error", message=f"{summary}\n{error}", diagnosis=None)
         return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
 

@@ -43,6 +43,11 @@ CellOutcome = Literal["ok", "error"]
 CELL_OUTCOMES = frozenset(get_args(CellOutcome))
 
 
+# The first line of an error whose traceback runs through the grader's check code: which call the
+# grader made (the judge then says "the grader called ...", not "your code raised").
+GRADER_CALL_PREFIX = "The grader's check called "
+
+
 class ProtocolViolation(ValueError):
     """A line that is not a message of this protocol, or a message out of order: student code
     wrote into the grader's channel."""

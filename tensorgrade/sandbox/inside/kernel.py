@@ -35,6 +35,7 @@ from tensorgrade.sandbox.inside.shell import make_shell
 from tensorgrade.checking.inside.probing import NotDefined
 
 CELL_FILENAME_PREFIX = "<ipython-input-"
+PROBE_FILENAME_PREFIX = "<probes:"
 MAX_TRACEBACK_CHARS = 4000
 
 
@@ -91,7 +92,10 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
             lines += [f"    {text}", "    " + " " * max((exc.offset or 1) - 1, 0) + "^"]
         return "\n".join(lines)
     frames = []
+    grader_call = None  # the last line of the grader's own check code on the way to the error
     for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(PROBE_FILENAME_PREFIX):
+            grader_call = (frame.line or "").strip() or grader_call
         if frame.filename in cell_names:
             if (frame.line or "").startswith("get_ipython().run_cell_magic(") and current is not None:
                 continue
@@ -103,6 +107,8 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
             line = lines[frame.lineno] if frame.lineno < len(lines) else ""
             frames.append(f'  cell {index}, line {frame.lineno + 1}, in {frame.name}\n    {line.strip()}'.rstrip())
     text = "\n".join(["Traceback (most recent call last, your code only):", *frames] if frames else [])
+    if grader_call:
+        text = f"{protocol.GRADER_CALL_PREFIX}`{grader_call[:200]}`\n{text}".rstrip("\n")
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     hint = environment_hint(exc)
     summary = f"{summary}\n{hint}" if hint else summary
@@ -265,8 +271,13 @@ class StudentSession:
 
 
 def _load_probe_module(name: str, source: str) -> types.ModuleType:
+    import linecache
+
+    filename = f"{PROBE_FILENAME_PREFIX}{name}>"
     module = types.ModuleType(f"tensorgrade_probes_{name}")
-    exec(compile(source, f"<probes:{name}>", "exec"), module.__dict__)
+    # Its lines, so that a traceback through check code can say which call the grader made.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 
