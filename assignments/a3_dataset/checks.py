@@ -7,7 +7,7 @@ import numpy as np
 
 from tensorgrade.checking.checks import Check
 from tensorgrade.course.datasets import read_csv
-from tensorgrade.checking.outside.judging import compare, failed, passed
+from tensorgrade.checking.outside.judging import compare, failed, not_numbers, passed
 
 # The rows students are given (`make data` writes them from tensorgrade.course.datasets.student_rows()).
 # Inputs come from this file only, never from the held-out rows, whose labels must not enter a
@@ -63,6 +63,9 @@ def judge_image(got, expected, where):
             hint = " (785 values: the label is still in it; the image is the 784 values after the label)"
         return failed(f"{where}: image has shape {kind.get('shape')}, expected {want.get('shape')}{hint}")
     reference = expected["image"]
+    problem = not_numbers(image, f"{where} image", like=reference)
+    if problem is not None:
+        return problem
     if image.size and reference.max() <= 1.0 and (image.max() > 1.0 + 1e-6 or image.min() < -1e-6):
         dtype = f", dtype {kind.get('dtype')}" if kind.get("dtype") != want.get("dtype") else ""
         return failed(f"{where}: image values range from {float(image.min()):g} to {float(image.max()):g}{dtype}; "

@@ -7,7 +7,6 @@ mistake gets its own name and only the device checks' points.  The device checks
 that a student sees what went wrong on a GPU they may not have.
 """
 
-import math
 import re
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from tensorgrade.checking.checks import Check
 from tensorgrade.course.datasets import read_csv
-from tensorgrade.checking.outside.judging import compare, failed, passed
+from tensorgrade.checking.outside.judging import compare, failed, not_numbers, numbers_in, passed
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 LEARNING_RATE = 0.1
@@ -79,7 +78,11 @@ def judge_classifier_shapes(case):
     s = case.student
     if not s["module"]:
         return failed(f"build_classifier() should return an nn.Module, but it returned a {s['kind']['type']}")
-    for size, shape, dtype in zip(s["batch_sizes"], s["shapes"], s["dtypes"]):
+    sizes = case.inputs["batch_sizes"]  # what the probe was asked to run, not what it says it ran
+    if s["batch_sizes"] != sizes or len(s["shapes"]) != len(sizes) or len(s["dtypes"]) != len(sizes):
+        return failed(f"build_classifier()(images) should have run on batches of {sizes} images, but the probe "
+                      f"came back with {len(s['shapes'])} output shapes for batches of {s['batch_sizes']}")
+    for size, shape, dtype in zip(sizes, s["shapes"], s["dtypes"]):
         if shape != [size, 10]:
             shown = tuple(shape) if shape is not None else f"a {dtype}"
             return failed(f"build_classifier()(images) for images of shape ({size}, 784) gave {shown}, "
@@ -89,6 +92,10 @@ def judge_classifier_shapes(case):
     if s["trainable"] == 0:
         return failed("the model has no trainable parameters: layers kept in a Python list or dict are not "
                       "registered; use nn.Sequential, nn.ModuleList or attributes of an nn.Module")
+    problem = not_numbers(s["logits"], f"the logits for {len(case.inputs['pixels'])} images",
+                          shape=(len(case.inputs["pixels"]), 10))
+    if problem is not None:
+        return problem
     return passed(f"maps (B, 784) to (B, 10) float32 logits for B in {s['batch_sizes']}; "
                   f"{s['trainable']} trainable parameters")
 
@@ -109,6 +116,10 @@ def _returned(s):
 
 def judge_mean_loss(case):
     s, r = case.student, case.reference
+    if s["value"] is not None:  # a number, whatever its type (which the next lines judge)
+        problem = not_numbers(s["value"], f"the mean loss over {r['batches']} batches", shape=())
+        if problem is not None:
+            return problem
     if not s["is_float"]:
         if s["kind"]["type"].startswith("torch.") and s["value"] is not None:
             graph = (" that still requires grad: summing loss tensors keeps every batch's graph alive"
@@ -216,6 +227,16 @@ def judge_on_device(case):
     if forward["input"] != device:
         return failed(f"{subject} was given device={device} but fed the model images on {forward['input']}",
                       diagnosis="batch-not-on-device", details=details)
+    # Both runs are the student's: a NaN on both sides is no agreement, nor are weights of another shape
+    # than the reference's (the probe's model is the grader's).
+    reference = case.reference.get("cpu") or {}
+    problem = (numbers_in(s["cpu"]["value"], f"the {'loss' if subject == 'train_one_epoch' else 'losses'} "
+                                             f"{subject} returned on the CPU")
+               or numbers_in(s["cpu"]["parameters"], f"the weights {subject} trained on the CPU",
+                             like=reference.get("parameters")))
+    if problem is not None:
+        problem.details.update(details)
+        return problem
     # The simulated device computes on the CPU: identical, bit for bit.  A real GPU sums in another order:
     # close losses, and weights within an optimizer step's rounding.
     exact = s["kind"] == "simulated"
@@ -249,9 +270,9 @@ def fit_curve_problem(case):
         return failed(f"fit should return a list with the mean loss of each epoch, but it returned a {s['kind']['type']}")
     if len(s["losses"]) != epochs:
         return failed(f"fit returned {len(s['losses'])} losses for epochs={epochs}; expected one per epoch")
-    if not all(v is not None and math.isfinite(v) for v in s["losses"]):
+    if any(v is None for v in s["losses"]):
         return failed(f"fit's losses are not all finite numbers: {s['losses']}")
-    return None
+    return not_numbers(s["losses"], f"the losses fit returned for epochs={epochs}", shape=(epochs,))
 
 
 def judge_fit_losses(case):

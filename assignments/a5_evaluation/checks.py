@@ -12,7 +12,7 @@ import numpy as np
 
 from tensorgrade.checking.checks import Check
 from tensorgrade.course.datasets import read_csv
-from tensorgrade.checking.outside.judging import failed, passed
+from tensorgrade.checking.outside.judging import at_least, failed, not_numbers, passed, within
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "data" / "mnist_train.csv"
 ACCURACY_TOLERANCE = 1e-6  # float32 means of 0/1 values against exact fractions
@@ -82,6 +82,9 @@ def judge_accuracy_value(got, expected, data, where):
     if got["value"] is None:
         return failed(f"accuracy(logits, labels) on {where} should return a Python float, but it returned "
                       f"{got['kind']['type']}")
+    problem = not_numbers(got["value"], f"accuracy(logits, labels) on {where}", shape=())
+    if problem is not None:
+        return problem
     if not got["is_number"]:
         tensor = got["kind"]["type"] == "torch.Tensor"
         hint = (": call .item() on the one-element tensor to get a Python float" if tensor
@@ -90,7 +93,7 @@ def judge_accuracy_value(got, expected, data, where):
                       f"({got['value']:.6g}) instead of a Python float{hint}",
                       diagnosis="returns-tensor" if tensor else None)
     value, want = got["value"], expected["value"]
-    if abs(value - want) <= ACCURACY_TOLERANCE:
+    if within(value, want, ACCURACY_TOLERANCE, name=f"accuracy(logits, labels) on {where}") is None:
         return None
     n = len(data["labels"])
     lines = [f"accuracy(logits, labels) on {where}: yours {value:.6g}, expected {want:.6g} "
@@ -188,9 +191,15 @@ def judge_accuracy_device(case):
         return verdict
     for index, result in enumerate(report["cases"]):
         cpu, device = result["cpu"], result["device"]
-        if cpu is None or device is None or abs(cpu - device) > _tolerance(report, 0.0, ACCURACY_TOLERANCE):
-            return failed(f"accuracy on {report['device']} differs from the CPU on case {index + 1}: "
-                          f"{device} on the device, {cpu} on the CPU (same logits and labels)")
+        differs = (f"accuracy on {report['device']} differs from the CPU on case {index + 1}: "
+                   f"{device} on the device, {cpu} on the CPU (same logits and labels)")
+        if cpu is None or device is None:
+            return failed(differs)
+        verdict = within(device, cpu, _tolerance(report, 0.0, ACCURACY_TOLERANCE), message=differs,
+                         name=f"accuracy on {report['device']} on case {index + 1}",
+                         target_name=f"accuracy on the CPU on case {index + 1}")
+        if verdict is not None:
+            return verdict
     return passed(f"accuracy works on logits and labels on {report['device']}, with the CPU's results")
 
 
@@ -215,17 +224,31 @@ def judge_evaluate_value(case):
         hint = ": call .item() on it" if got["kind"]["type"] == "torch.Tensor" else ""
         return failed(f"{where} should return a Python float, but it returned {got['kind']['type']}{hint}",
                       diagnosis="returns-tensor" if hint else None)
-    if abs(got["value"] - want["value"]) > ACCURACY_TOLERANCE:
-        return failed(f"{where}: yours {got['value']:.6g}, expected {want['value']:.6g} "
-                      f"({round(want['value'] * n)} of {n} images classified right). The accuracy over a loader "
-                      "is the number of right predictions over all images divided by the number of images.")
+    verdict = within(got["value"], want["value"], ACCURACY_TOLERANCE, name=f"the accuracy {where}",
+                     message=lambda: (
+                         f"{where}: yours {got['value']:.6g}, expected {want['value']:.6g} "
+                         f"({round(want['value'] * n)} of {n} images classified right). The accuracy over a "
+                         "loader is the number of right predictions over all images divided by the number of "
+                         "images."))
+    if verdict is not None:
+        return verdict
     return passed(f"{where} gives {want['value']:.4g}, as expected")
+
+
+def returned_number(result, subject):
+    """The guard's verdict when `subject` returned a number that is not one (NaN, inf, an array), else None."""
+    if result["value"] is None:
+        return None
+    return not_numbers(result["value"], f"the value {subject} returned", shape=())
 
 
 def judge_no_grad(case):
     calls = case.student["calls"]
     if not calls:
         return failed("evaluate never called the model: it should run model(images) on every batch")
+    problem = returned_number(case.student["result"], "evaluate(model, loader, device)")
+    if problem is not None:
+        return problem
     graphs = [c for c in calls if c["requires_grad"]]
     if graphs:
         return failed(f"evaluate built an autograd graph: in {len(graphs)} of {len(calls)} forward passes the "
@@ -241,6 +264,9 @@ def judge_eval_mode(case):
     calls = s["calls"]
     if not calls:
         return failed("evaluate never called the model: it should run model(images) on every batch")
+    problem = returned_number(s["result"], "evaluate(model, loader, device)")
+    if problem is not None:
+        return problem
     training = [c for c in calls if c["model"] or c["batch_norm"] or c["dropout"]]
     if training:
         value = s["result"]["value"]
@@ -267,9 +293,15 @@ def judge_evaluate_device(case):
         return verdict
     cpu, value = report["cpu"], report["value"]
     n = len(case.inputs["labels"])
-    if cpu is None or value is None or abs(cpu - value) > _tolerance(report, 0.0, 2.0 / n):
-        return failed(f"evaluate with the model on {report['device']} gives {value}, but {cpu} on the CPU "
-                      "(same model, same images)")
+    differs = (f"evaluate with the model on {report['device']} gives {value}, but {cpu} on the CPU "
+               "(same model, same images)")
+    if cpu is None or value is None:
+        return failed(differs)
+    verdict = within(value, cpu, _tolerance(report, 0.0, 2.0 / n), message=differs,
+                     name=f"the accuracy evaluate gives on {report['device']}",
+                     target_name="the accuracy evaluate gives on the CPU")
+    if verdict is not None:
+        return verdict
     return passed(f"evaluate moves each batch to {report['device']} and gives the CPU's accuracy ({value:.4g})")
 
 
@@ -297,6 +329,9 @@ def judge_train_returns(case):
                       f"({batch}, 10): one logit per class")
     if "float" not in out.get("dtype", ""):
         return failed(f"the returned model's logits have dtype {out['dtype']}; expected a float dtype")
+    problem = not_numbers(s["seconds"], "the training time the grader measured", shape=())
+    if problem is not None:
+        return problem
     return passed(f"train_classifier returned a {s['kind']['type']} mapping ({batch}, 784) images to "
                   f"({batch}, 10) logits, in {s['seconds']:.1f} s on 256 images")
 
@@ -316,12 +351,21 @@ def judge_train_device(case):
                       f"{', '.join(report['parameter_devices']) or 'no device (it has none)'}: it trained on the "
                       "CPU. Build the model, move it with model = model.to(device), and move each batch there too.",
                       diagnosis="model-not-on-device")
+    images = len(case.inputs["probe_pixels"])
+    problem = (not_numbers(report["cpu"], f"the predictions of the model trained on the CPU for {images} images",
+                           shape=(images,))
+               or (not_numbers(report["predictions"], f"the predictions of the model trained on {device} for "
+                               f"{images} images", shape=(images,)) if report["predictions"] is not None else None))
+    if problem is not None:
+        return problem
     cpu, predictions = np.asarray(report["cpu"]), report["predictions"]
     agree = float(np.mean(cpu == np.asarray(predictions))) if predictions is not None else 0.0
-    if agree < _tolerance(report, 1.0, 0.9):
-        return failed(f"the model trained on {device} predicts {agree:.1%} of {len(cpu)} images as the model "
-                      "trained on the CPU does, from the same seed and data: training on a device should give "
-                      "the CPU's results")
+    verdict = at_least(agree, _tolerance(report, 1.0, 0.9), name=f"the agreement of the {device} and CPU models",
+                       message=lambda: (f"the model trained on {device} predicts {agree:.1%} of {len(cpu)} images as "
+                                        "the model trained on the CPU does, from the same seed and data: training "
+                                        "on a device should give the CPU's results"))
+    if verdict is not None:
+        return verdict
     return passed(f"train_classifier builds and trains the model on {device}, with the CPU's results")
 
 

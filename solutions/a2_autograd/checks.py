@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tensorgrade.checking.checks import Check
-from tensorgrade.checking.outside.judging import compare, failed, jacobian_mismatch, passed
+from tensorgrade.checking.outside.judging import at_most, compare, failed, jacobian_mismatch, passed
 
 THRESHOLDS = json.loads((Path(__file__).parent / "thresholds.json").read_text())
 
@@ -85,10 +85,14 @@ def judge_final_loss(case):
         return failed(f"{len(losses)} losses returned for steps={case.inputs['steps']}", details=details)
     final = loss_of_coefficients(s["params"], case.inputs)
     reference = loss_of_coefficients(case.reference["params"], case.inputs)
-    if not math.isfinite(final) or final > threshold:
-        return failed(f"after {len(losses)} steps the loss of your returned coefficients on the hidden target is "
-                      f"{final:.6g}; it must be below {threshold:.4g} (the reference's coefficients reach "
-                      f"{reference:.4g})", details=details)
+    verdict = at_most(final, threshold, name=f"the loss of your returned coefficients on the hidden target after "
+                                             f"{len(losses)} steps",
+                      details=details, message=lambda: (
+                          f"after {len(losses)} steps the loss of your returned coefficients on the hidden target "
+                          f"is {final:.6g}; it must be below {threshold:.4g} (the reference's coefficients reach "
+                          f"{reference:.4g})"))
+    if verdict is not None:
+        return verdict
     return passed(f"the loss of your returned coefficients is {final:.4g}, below {threshold:.4g} "
                   f"(reference {reference:.4g})", details=details)
 

@@ -4,7 +4,7 @@ import importlib.util
 from pathlib import Path
 
 from tensorgrade.checking.checks import Check
-from tensorgrade.checking.outside.judging import failed, passed
+from tensorgrade.checking.outside.judging import failed, not_numbers, passed
 
 # Timing is only a secondary signal (the file rewrite and the open count decide first): an item
 # must be both this many times slower than the reference's and slower than SLOW_ITEM_SECONDS, as a
@@ -47,6 +47,14 @@ def _following_the_file(case, output):
 
 def judge_rereads(case):
     s, r = case.student, case.reference
+    count = len(case.inputs["indices"])
+    for key in ("labels_seen", "labels_again"):
+        if not isinstance(s[key], list) or len(s[key]) != count:
+            return failed(f"the grader read {count} items after rewriting the CSV, but came back with "
+                          f"{len(s[key]) if isinstance(s[key], list) else s[key]!r} labels ({key})")
+    problem = not_numbers(s["median_seconds"], "the median time of one item", shape=())
+    if problem is not None:
+        return problem
     followed, telling = _following_the_file(case, s)
     if followed > telling / 2 and followed > _following_the_file(case, r)[0]:
         opened = f", and __getitem__ opened a file for {s['items_opening']} of {s['items']} items" \

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tensorgrade.checking.checks import Check
-from tensorgrade.checking.outside.judging import compare, failed, passed
+from tensorgrade.checking.outside.judging import compare, failed, not_numbers, passed
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = json.loads((HERE / "thresholds.json").read_text())
@@ -37,8 +37,10 @@ def judge_logits(case):
     logits = np.asarray(s["logits"])
     if logits.ndim != 2 or logits.shape[1] != 10:
         return failed(f"the model's output has shape {logits.shape}, expected (B, 10)")
-    if not np.isfinite(logits).all():
-        return failed("the model's output holds NaN or infinite values")
+    problem = not_numbers(s["logits"], f"the model's output for {len(case.inputs['pixels'])} images",
+                          shape=(len(case.inputs["pixels"]), 10))
+    if problem is not None:
+        return problem
     if logits.min() >= 0 and logits.max() <= 1 and np.allclose(logits.sum(axis=1), 1, atol=1e-4):
         return failed("the model's outputs are probabilities (each row is in [0, 1] and sums to 1): it ends "
                       "with a softmax. nn.CrossEntropyLoss applies log-softmax itself and expects raw scores "
@@ -56,6 +58,10 @@ def judge_zero_grad(case):
     if len(steps) != batches:
         return failed(f"optimizer.step() ran {len(steps)} times for {batches} batches; expected one step per batch")
     for number, step in enumerate(steps, start=1):
+        problem = not_numbers(step["excess"], f"the difference between p.grad and step {number}'s own gradient",
+                              shape=())
+        if problem is not None:
+            return problem
         if step["status"] == "stale":
             return failed(f"at step {number}, p.grad held this step's gradient plus earlier ones (off by up to "
                           f"{step['excess']:.3g}): backward() adds into .grad, so the gradients were not reset. "

@@ -14,7 +14,7 @@ import numpy as np
 
 from tensorgrade.checking.checks import Check
 from tensorgrade.course.datasets import held_out_rows, student_rows
-from tensorgrade.checking.outside.judging import failed, passed
+from tensorgrade.checking.outside.judging import at_least, failed, not_numbers, passed
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = json.loads((HERE / "thresholds.json").read_text())
@@ -73,18 +73,29 @@ def judge_held_out(case):
     if logits.get("shape") != str((images, 10)):
         return failed(f"the trained model maps {images} images of shape (784,) to {logits.get('type')} of shape "
                       f"{logits.get('shape')}; expected logits of shape ({images}, 10)")
+    # The mean of no predictions is NaN, and NaN < threshold is False: predictions of another shape
+    # (or none) never reach the threshold comparison, nor does a NaN accuracy.
+    problem = (not_numbers(s["predictions"], f"the predictions for the {images} held-out images", shape=(images,))
+               or not_numbers(s["seconds"], "the training time the grader measured", shape=()))
+    if problem is not None:
+        return problem
     accuracy, right = held_out_accuracy(s)
     reference, _ = held_out_accuracy(r)
     threshold = THRESHOLDS["accuracy_min"]
     details = {"accuracy": accuracy, "reference_accuracy": reference, "threshold": threshold,
                "seconds": s["seconds"], "reference_seconds": r["seconds"]}
-    if accuracy < threshold:
+
+    def below_threshold():
         hint = (" That is chance level: the model did not learn (is optimizer.step() called, on the model's "
                 "parameters?)." if accuracy < 0.2 else
                 " Train longer within the time budget, add a hidden layer, or tune the learning rate.")
-        return failed(f"held-out accuracy {accuracy:.3f} ({right} of {images} images you never saw), below the "
-                      f"threshold {threshold:.3f}; the reference reaches {reference:.3f} in {r['seconds']:.1f} s "
-                      f"(yours trained for {s['seconds']:.1f} s).{hint}", details=details)
+        return (f"held-out accuracy {accuracy:.3f} ({right} of {images} images you never saw), below the "
+                f"threshold {threshold:.3f}; the reference reaches {reference:.3f} in {r['seconds']:.1f} s "
+                f"(yours trained for {s['seconds']:.1f} s).{hint}")
+
+    verdict = at_least(accuracy, threshold, name="held-out accuracy", message=below_threshold, details=details)
+    if verdict is not None:
+        return verdict
     return passed(f"held-out accuracy {accuracy:.3f} on {images} images you never saw (threshold {threshold:.3f}, "
                   f"reference {reference:.3f}); trained in {s['seconds']:.1f} s", details=details)
 

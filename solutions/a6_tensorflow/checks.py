@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from tensorgrade.checking.checks import Check
-from tensorgrade.checking.outside.judging import compare, failed, passed
+from tensorgrade.checking.outside.judging import at_least, compare, failed, not_numbers, passed
 from tensorgrade.checking.outside.tensorflow_judges import ATOL, RTOL, kind_text, same_output, shape_text, weights_text
 
 HERE = Path(__file__).parent
@@ -76,24 +76,42 @@ def accuracy(W, b, inputs) -> float:
 def judge_accuracy(case):
     s, r = case.student, case.reference
     threshold = min_accuracy()
+    problem = (not_numbers(s["W"], f"W after {STEPS} steps", like=r["W"])
+               or not_numbers(s["b"], f"b after {STEPS} steps", like=r["b"]))
+    if problem is not None:  # diverged to NaN or inf, or of another shape
+        problem.message += loss_hint(case)
+        problem.details.update(threshold=threshold, curve={"got": s["losses"], "expected": r["losses"]})
+        return problem
     got, reference = accuracy(s["W"], s["b"], case.inputs), accuracy(r["W"], r["b"], case.inputs)
     details = {"got": got, "expected": reference, "threshold": threshold,
                "curve": {"got": s["losses"], "expected": r["losses"]}}
-    if got >= threshold:
+    verdict = at_least(got, threshold, name=f"the accuracy after {STEPS} steps", details=details,
+                       message=lambda: accuracy_shortfall(case, got, reference, threshold))
+    if verdict is None:
         return passed(f"accuracy {got:.3f} after {STEPS} steps is at least {threshold:.3f} (reference {reference:.3f})",
                       details=details)
-    message = (f"after {STEPS} calls of training_step(inputs, targets, W, b, learning_rate={LEARNING_RATE:g}) on "
-               f"two point clouds of {len(case.inputs['x'])} points, W and b classify {got:.1%} of the points "
-               f"right; at least {threshold:.1%} is needed (the reference reaches {reference:.1%})")
-    losses = [v for v in s["losses"] if v is not None]
-    if len(losses) == STEPS:
-        first, last = losses[0], losses[-1]
-        if not np.isfinite(last) or last > first:
-            message += (f"\nThe loss grew from {first:.4g} to {last:.4g}: each step should move W and b against "
-                        "the gradient, and by a small amount")
-        elif np.array_equal(s["W"], np.asarray(case.inputs["W"], dtype=np.float32)):
-            message += "\nW never changed: are the tf.Variables updated in place (assign_sub)?"
-    return failed(message, details=details)
+    return verdict
+
+
+def accuracy_shortfall(case, got: float, reference: float, threshold: float) -> str:
+    return (f"after {STEPS} calls of training_step(inputs, targets, W, b, learning_rate={LEARNING_RATE:g}) on "
+            f"two point clouds of {len(case.inputs['x'])} points, W and b classify {got:.1%} of the points "
+            f"right; at least {threshold:.1%} is needed (the reference reaches {reference:.1%})" + loss_hint(case))
+
+
+def loss_hint(case) -> str:
+    """What the losses of the run say about why it did not reach the accuracy."""
+    s = case.student
+    losses = [v for v in s["losses"] if v is not None] if isinstance(s["losses"], list) else []
+    if len(losses) != STEPS or not all(isinstance(v, float) for v in losses):
+        return ""
+    first, last = losses[0], losses[-1]
+    if not np.isfinite(last) or last > first:
+        return (f"\nThe loss grew from {first:.4g} to {last:.4g}: each step should move W and b against "
+                "the gradient, and by a small amount")
+    if np.array_equal(s["W"], np.asarray(case.inputs["W"], dtype=np.float32)):
+        return "\nW never changed: are the tf.Variables updated in place (assign_sub)?"
+    return ""
 
 
 def same_training_run(a, b) -> bool:

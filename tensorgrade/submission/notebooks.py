@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,12 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class InvalidNotebook(ValueError):
-    """The file cannot be graded; the message names the problem."""
+    """The file cannot be graded; the message names the problem (the grader puts the file's name
+    before it), and `path` is the file."""
+
+    def __init__(self, message: str, path: Path | str | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass
@@ -32,7 +38,80 @@ class Notebook:
 
 
 def read_notebook(path: Path | str) -> Notebook:
+    """The notebook's code cells, or InvalidNotebook saying what is wrong with the file.
+
+    Whatever goes wrong while reading, decoding, parsing or validating the file (a limit of Python's
+    own, such as its 4300-digit limit on integers read from text, an error of nbformat's, an OSError)
+    is the file's problem, never the grader's: it comes out as InvalidNotebook with its reason, so a
+    batch grades the other submissions and reports this one as invalid."""
     path = Path(path)
+    try:
+        return _read_notebook(path)
+    except InvalidNotebook as exc:
+        exc.path = path
+        raise
+    except RecursionError:
+        raise InvalidNotebook("not a valid notebook: nested too deeply (arrays or objects inside each other "
+                              "hundreds of levels deep)", path) from None
+    except MemoryError:
+        raise InvalidNotebook("not a valid notebook: too large to read into memory", path) from None
+    except OSError as exc:
+        raise InvalidNotebook(f"the file cannot be read: {exc.strerror or type(exc).__name__}", path) from None
+    except Exception as exc:  # whatever else: the file's problem, said plainly, no traceback
+        raise InvalidNotebook(f"the file cannot be read as a notebook: {_problem(exc)}", path) from None
+
+
+def _problem(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:300] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+INT_DIGITS = re.compile(r"limit \((\d+) digits\) for integer string conversion(?:: value has (\d+) digits)?")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800..\udfff in the JSON text
+
+
+def _number_too_long(exc: ValueError) -> str | None:
+    """The reason for Python's int-string conversion limit, in words; None for other errors."""
+    found = INT_DIGITS.search(str(exc))
+    if found is None:
+        return None
+    limit, digits = found.groups()
+    return (f"not valid notebook JSON: it holds an integer of {digits or 'more than ' + limit} digits, over "
+            f"Python's {limit}-digit limit for reading integers from text (no notebook holds such a number: "
+            "was the file generated or edited by a program?)")
+
+
+def _lone_surrogate(data) -> str | None:
+    """Where the parsed JSON holds a string that is not Unicode text: a lone UTF-16 surrogate (a
+    \\ud800..\\udfff escape without its pair), which no UTF-8 file, terminal or report can hold."""
+    stack = [(data, ())]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, where))
+                stack.append((item, (*where, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*where, index)) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                character = f"U+{ord(value[exc.start]):04X}"
+                return f"{_place(where)} holds a lone UTF-16 surrogate ({character}, an escape without its pair)"
+    return None
+
+
+def _place(where: tuple) -> str:
+    if len(where) >= 2 and where[0] == "cells" and isinstance(where[1], int):
+        part = f"'s {where[2]}" if len(where) >= 3 else ""
+        return f"cell {where[1]}{part}"
+    if where:
+        return f"the notebook's {where[0]}"
+    return "the notebook"
+
+
+def _read_notebook(path: Path) -> Notebook:
     if not path.exists():
         raise InvalidNotebook("file not found")
     if not path.is_file():
@@ -61,9 +140,17 @@ def read_notebook(path: Path | str) -> Notebook:
         hint = ""
         if first and not first.startswith("{"):
             hint = f" (it starts with {first!r}: a Python script or another file renamed to .ipynb?)"
-        raise InvalidNotebook(f"not valid notebook JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+        # Some of json's messages end in "at" ("Unterminated string starting at"): one "at" before the place.
+        raise InvalidNotebook(f"not valid notebook JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} "
+                              f"column {exc.colno}{hint}") from None
+    except ValueError as exc:  # not a JSONDecodeError: a limit of Python's, e.g. on long integers
+        raise InvalidNotebook(_number_too_long(exc) or f"not valid notebook JSON: {_problem(exc)}") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise InvalidNotebook("JSON, but not a Jupyter notebook (no `cells`)")
+    if SURROGATE_ESCAPE.search(text):
+        surrogate = _lone_surrogate(data)
+        if surrogate is not None:
+            raise InvalidNotebook(f"not valid Unicode text: {surrogate}")
     major = data.get("nbformat")
     if major != 4:
         raise InvalidNotebook(f"nbformat {major} notebook; only nbformat 4 is graded: open it in a current "
@@ -73,6 +160,9 @@ def read_notebook(path: Path | str) -> Notebook:
         nbformat.validate(notebook)
     except nbformat.ValidationError as exc:
         raise InvalidNotebook(f"not a valid nbformat-4 notebook: {str(exc).splitlines()[0][:300]}") from None
+    except RecursionError:
+        raise InvalidNotebook("not a valid nbformat-4 notebook: nested too deeply (arrays or objects inside each "
+                              "other hundreds of levels deep)") from None
     except Exception as exc:  # nbformat raises assorted errors on broken structures
         raise InvalidNotebook(f"not a valid nbformat-4 notebook: {type(exc).__name__}: {str(exc)[:300]}") from None
     cells = []

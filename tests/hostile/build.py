@@ -992,6 +992,13 @@ def _correct_notebook_json(assignment: str = "a2_autograd") -> str:
     return (SAMPLES[assignment] / "correct.ipynb").read_text()
 
 
+def _with_json(text: str, change) -> str:
+    """The notebook JSON `text` parsed, changed in place by `change`, written back (non-ASCII escaped)."""
+    data = json.loads(text)
+    change(data)
+    return json.dumps(data, indent=1)
+
+
 def _small_broken() -> dict[str, bytes]:
     correct = _correct_notebook_json()
     notebook = nbformat.reads(correct, as_version=4)
@@ -1010,6 +1017,14 @@ def _small_broken() -> dict[str, bytes]:
         "script_renamed": script.encode(),
         "other_assignment": other,
         "utf8_bom": b"\xef\xbb\xbf" + correct.encode(),
+        # Python's limits while parsing: an integer of 5000 digits (over the 4300-digit int-string
+        # limit, a ValueError of json's) and a lone UTF-16 surrogate escape (parses, then no UTF-8
+        # encoder, checksum, report or terminal can take the string).
+        "int_5000_digits": _with_json(correct, lambda data: data["metadata"].update(seed="SEED"))
+        .replace('"SEED"', "7" * 5000).encode(),
+        "lone_surrogate": _with_json(correct, lambda data: next(
+            cell for cell in data["cells"] if cell["cell_type"] == "code")["source"].insert(0, "# \ud83d unpaired\n")
+        ).encode(),
     }
 
 

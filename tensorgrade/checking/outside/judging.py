@@ -2,12 +2,19 @@
 
 Messages follow `torch.testing.assert_close`: what was expected, what came back, where they
 differ (index, values, ratio) and, where it is a known mistake, its name.
+
+Numbers that are not numbers never pass: every closeness verdict (`compare`) and every threshold
+verdict (`at_least`, `at_most`, `below`, `within`) goes through one guard, `not_numbers`, which
+fails NaN, +inf and -inf, empty data and data of the wrong shape with a message that says which
+("your accuracy is NaN (not a number)", "your predictions are empty: 0 values where 200 were
+expected").  A comparison with NaN is False, so `if accuracy < threshold: fail` passes a NaN
+accuracy, and the mean of no predictions is NaN: a judge compares numbers only through these.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -58,6 +65,185 @@ def what_is(value: Any) -> str:
     return f"a {type(value).__name__} ({value!r})" if isinstance(value, (int, float, bool, str)) else f"a {type(value).__name__}"
 
 
+def _yours(name: str) -> str:
+    """"accuracy" -> "your accuracy"; "the mean loss" and "your loss" stay as they are."""
+    if name.lower().startswith(("your ", "the ", "a ", "an ")):
+        return name
+    return "your " + name
+
+
+def _numeric_array(value: Any) -> np.ndarray | None:
+    """`value` as an array of real numbers (bool included), or None when it is something else
+    (None, text, objects, complex numbers, ragged lists)."""
+    if value is None or isinstance(value, (str, bytes, dict, OpaqueObject)):
+        return None
+    try:
+        array = np.asarray(value)
+    except Exception:  # ragged nesting, objects that refuse conversion
+        return None
+    if array.dtype.kind not in "biuf":
+        return None
+    return array
+
+
+def not_numbers(value: Any, name: str, *, like: Any = None, shape: tuple | None = None,
+                details: dict | None = None) -> Verdict | None:
+    """The guard every threshold and closeness verdict goes through: None when `value` is real,
+    finite numbers (a number, or an array or list of them) of the expected shape; otherwise a
+    failed verdict that says which: not numbers at all, NaN, +inf or -inf, empty, or the wrong shape.
+
+    `shape` is the expected shape (() for a single number); `like`, an expected value whose shape
+    is expected and whose own NaN or infinite entries excuse the same entries of `value` (a known
+    mistake's output may be NaN where it diverges; matching it is `compare`'s business).  Without
+    either, any shape but an empty one is accepted."""
+    details = dict(details or {})
+    yours = _yours(name)
+    expected = None if like is None else _numeric_array(like)
+    if shape is None and expected is not None:
+        shape = expected.shape
+    array = _numeric_array(value)
+    truth_values = expected is not None and expected.dtype.kind == "b"  # where True/False is what is expected
+    if array is None or array.dtype.kind == "b" and shape == () and not truth_values:
+        return failed(f"{yours} should be {'a number' if shape == () else 'numbers'}, but it is {what_is(value)}",
+                      details={**details, "not_a_number": "type"})
+    if array.size == 0 and (shape is None or int(np.prod(shape)) != 0):
+        wanted = ("" if shape is None else " where a single number was expected" if tuple(shape) == ()
+                  else f" where {int(np.prod(shape))} were expected")
+        extra = (f" (shape {tuple(array.shape)} where {tuple(shape)} was expected)"
+                 if shape is not None and tuple(array.shape) != tuple(shape) else "")
+        return failed(f"{yours}: empty, 0 values{wanted}{extra}",
+                      details={**details, "not_a_number": "empty", "got_shape": list(array.shape),
+                               **({"expected_shape": list(shape)} if shape is not None else {})})
+    if shape is not None and tuple(array.shape) != tuple(shape):
+        extra = ""
+        if array.size == int(np.prod(shape)):
+            extra = " (same number of entries: a reshape or transpose is missing?)"
+        elif array.ndim == 0:
+            extra = " (a single number: was it summed or averaged when it should not be?)"
+        return failed(f"{name} has shape {tuple(array.shape)}, expected {tuple(shape)}{extra}",
+                      details={**details, "not_a_number": "shape", "got_shape": list(array.shape),
+                               "expected_shape": list(shape)})
+    if array.dtype.kind != "f":
+        return None
+    bad = ~np.isfinite(array)
+    if expected is not None and expected.shape == array.shape and expected.dtype.kind == "f":
+        bad &= np.isfinite(expected)
+    if not bad.any():
+        return None
+    nan = int(np.isnan(array[bad]).sum())
+    infinite = int(bad.sum()) - nan
+    if array.ndim == 0:
+        text = "NaN (not a number)" if nan else ("+inf (infinite)" if float(array) > 0 else "-inf (infinite)")
+        return failed(f"{yours} is {text}", details={**details, "not_a_number": "nan" if nan else "inf"})
+    parts = []
+    if nan:
+        parts.append(f"{nan} of {array.size} values {'is' if nan == 1 else 'are'} NaN (not a number)")
+    if infinite:
+        parts.append(f"{infinite}{'' if nan else f' of {array.size} values'} {'is' if infinite == 1 else 'are'} "
+                     "infinite (+inf or -inf)")
+    first = int(np.flatnonzero(bad)[0])
+    value = float(array.flat[first])
+    return failed(f"{yours}: {' and '.join(parts)}, the first at index {_index(first, array.shape)} "
+                  f"({'NaN' if np.isnan(value) else value})",
+                  details={**details, "not_a_number": "nan" if nan else "inf", "non_finite": int(bad.sum()),
+                           "total": int(array.size)})
+
+
+def _holds_numbers(value: Any) -> bool:
+    """A float, or an array or list of numbers (of which not all are Python ints): what `numbers_in`
+    guards.  Python ints (counts, indices) and bools are not: they cannot be NaN."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (float, np.floating)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf" and value.dtype.kind != "b"
+    if isinstance(value, (list, tuple)) and value:
+        numbers = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                      for v in value)
+        return numbers and not all(isinstance(v, (int, np.integer)) for v in value)
+    return False
+
+
+def numbers_in(value: Any, name: str, *, like: Any = None) -> Verdict | None:
+    """`not_numbers` on every number inside `value` (dicts, lists, arrays): None when each is finite
+    and, where `like` (an expected output of the same structure) holds numbers at the same place,
+    shaped as those; else the guard's failed verdict, naming the place.  For probe outputs whose
+    numbers are compared with each other (a device run with its CPU run) rather than with the
+    reference's, where `compare` alone would let NaN match NaN."""
+    if isinstance(like, dict) or like is None and isinstance(value, dict):
+        if not isinstance(value, dict):
+            return failed(f"{name} should be a dict with keys {sorted(like)}, but it is {what_is(value)}")
+        for key, item in value.items():
+            verdict = numbers_in(item, f"{name}[{key!r}]", like=like.get(key) if isinstance(like, dict) else None)
+            if verdict is not None:
+                return verdict
+        return None
+    if _holds_numbers(like) or _holds_numbers(value):
+        return not_numbers(value, name, like=like if _holds_numbers(like) else None)
+    if isinstance(value, (list, tuple)):
+        items = like if isinstance(like, (list, tuple)) and len(like) == len(value) else [None] * len(value)
+        for index, (item, expected) in enumerate(zip(value, items)):
+            verdict = numbers_in(item, f"{name}[{index}]", like=expected)
+            if verdict is not None:
+                return verdict
+    return None
+
+
+Message = Union[str, Callable[[], str], None]  # a text, or a function that makes it
+
+
+def _threshold(value: Any, name: str, holds: Callable[[float], bool], message: Message, default: str,
+               diagnosis: str | None, details: dict | None, wanted: str) -> Verdict | None:
+    problem = not_numbers(value, name, shape=(), details=details)
+    if problem is not None:
+        problem.message += f"; it must be {wanted}"
+        return problem
+    if holds(float(value)):
+        return None
+    text = message() if callable(message) else message
+    return failed(text or f"{_yours(name)} is {_fmt(float(value))}, {default}", diagnosis=diagnosis, details=details)
+
+
+def at_least(value: Any, limit: float, *, name: str, message: Message = None, diagnosis: str | None = None,
+             details: dict | None = None) -> Verdict | None:
+    """None when `value` is a finite number >= `limit`; else a failed verdict: the guard's for a
+    value that is not a number, else `message` (a text, or a function that makes it: it may format
+    `value` as a number) or a plain one.  `details` go with either."""
+    return _threshold(value, name, lambda v: v >= limit, message, f"below the minimum {_fmt(limit)}",
+                      diagnosis, details, f"a number of at least {_fmt(limit)}")
+
+
+def at_most(value: Any, limit: float, *, name: str, message: Message = None, diagnosis: str | None = None,
+            details: dict | None = None) -> Verdict | None:
+    """None when `value` is a finite number <= `limit`; else a failed verdict (see `at_least`)."""
+    return _threshold(value, name, lambda v: v <= limit, message, f"above the maximum {_fmt(limit)}",
+                      diagnosis, details, f"a number of at most {_fmt(limit)}")
+
+
+def below(value: Any, limit: float, *, name: str, message: Message = None, diagnosis: str | None = None,
+          details: dict | None = None) -> Verdict | None:
+    """None when `value` is a finite number strictly below `limit`; else a failed verdict (see `at_least`)."""
+    return _threshold(value, name, lambda v: v < limit, message, f"not below {_fmt(limit)}", diagnosis, details,
+                      f"a number below {_fmt(limit)}")
+
+
+def within(value: Any, target: Any, tolerance: float, *, name: str, target_name: str | None = None,
+           message: Message = None, diagnosis: str | None = None,
+           details: dict | None = None) -> Verdict | None:
+    """None when `value` and `target` are finite numbers at most `tolerance` apart; else a failed
+    verdict (the guard's when either is not a number: NaN on both sides is no agreement)."""
+    problem = not_numbers(value, name, shape=(), details=details) or not_numbers(
+        target, target_name or f"the expected {name}", shape=(), details=details)
+    if problem is not None:
+        return problem
+    if abs(float(value) - float(target)) <= tolerance:
+        return None
+    text = message() if callable(message) else message
+    return failed(text or f"{_yours(name)} is {_fmt(float(value))}, expected {_fmt(float(target))} "
+                          f"(up to {tolerance:g} apart)", diagnosis=diagnosis, details=details)
+
+
 def compare(got: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: float = 1e-8,
             check_dtype: bool = False) -> Verdict | None:
     """None when `got` matches `expected`; otherwise a failed verdict saying how they differ."""
@@ -89,15 +275,13 @@ def compare(got: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: flo
         return None if got == expected else failed(f"{name}: expected {expected!r}, got {got!r}")
     if isinstance(got, bool) and not isinstance(expected, (bool, np.ndarray)):
         return failed(f"{name} should be a number, but it is {what_is(got)}")
-    got_array, expected_array = np.asarray(got), np.asarray(expected)
-    if got_array.shape != expected_array.shape:
-        extra = ""
-        if got_array.size == expected_array.size:
-            extra = " (same number of entries: a reshape or transpose is missing?)"
-        elif got_array.ndim == 0:
-            extra = " (a single number: was it summed or averaged when it should not be?)"
-        return failed(f"{name} has shape {tuple(got_array.shape)}, expected {tuple(expected_array.shape)}{extra}",
-                      details={"got_shape": list(got_array.shape), "expected_shape": list(expected_array.shape)})
+    expected_array = _numeric_array(expected)
+    if expected_array is None:  # not numbers on the reference's side either: equal or not
+        return None if _same(got, expected) else failed(f"{name}: expected {expected!r}, got {what_is(got)}")
+    problem = not_numbers(got, name, like=expected_array)
+    if problem is not None:
+        return problem
+    got_array = np.asarray(got)
     if check_dtype and got_array.dtype != expected_array.dtype:
         return failed(f"{name} has dtype {got_array.dtype}, expected {expected_array.dtype}")
     if expected_array.dtype == bool or got_array.dtype == bool:
@@ -105,6 +289,13 @@ def compare(got: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: flo
             return None
         return failed(f"{name}: expected {expected_array.tolist()!r}, got {got_array.tolist()!r}")
     return _compare_numbers(got_array.astype(np.float64), expected_array.astype(np.float64), name, rtol, atol)
+
+
+def _same(got: Any, expected: Any) -> bool:
+    try:
+        return bool(got == expected)
+    except Exception:
+        return False
 
 
 def _compare_numbers(got: np.ndarray, expected: np.ndarray, name: str, rtol: float, atol: float) -> Verdict | None:
@@ -162,9 +353,10 @@ def _constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
 def jacobian_mismatch(yours: np.ndarray, expected: np.ndarray, *, output: str, wrt: str,
                       rtol: float = 1e-4, atol: float = 1e-6) -> Verdict | None:
     """Gradient entries compared as `d out[i]/d input[j]: yours a, expected b (ratio r)`."""
+    problem = not_numbers(yours, f"d {output}/d {wrt}", like=expected)
+    if problem is not None:
+        return problem
     yours, expected = np.asarray(yours, np.float64), np.asarray(expected, np.float64)
-    if yours.shape != expected.shape:
-        return failed(f"d {output}/d {wrt} has shape {yours.shape}, expected {expected.shape}")
     close = np.isclose(yours, expected, rtol=rtol, atol=atol)
     if close.all():
         return None
