@@ -277,3 +277,130 @@ def test_graders_side_by_side_never_share_a_student_uid(tmp_path):
     with Grader(assignment, jobs=1) as third:
         third.grade(ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb")
         assert third.pool.workers[0].student_uid in uids  # the lowest free one: freed when they closed
+
+
+# ---------------------------------------------------------------------------------------------
+# Integrity: what a name means, beyond a module's __dict__ (tensorgrade/sandbox/inside/integrity.py)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def integrity_baseline():
+    """A Baseline taken in this process (with a stand-in for IPython's shell); whatever a test
+    changed is put back by the Baseline itself, and that must leave nothing to report."""
+    import types
+
+    from tensorgrade.sandbox.inside import integrity
+
+    shell = types.SimpleNamespace(input_transformer_manager=types.SimpleNamespace())
+    baseline = integrity.Baseline.capture(shell)
+    assert baseline.findings(shell) == []
+    yield baseline, shell
+    baseline.restore(shell)
+    assert baseline.findings(shell) == []
+
+
+def test_integrity_sees_and_undoes_a_module_class_swap(integrity_baseline):
+    """torch.__class__ = a ModuleType subclass changes what torch.allclose is for every caller
+    without touching vars(torch) or sys.modules; its __dict__ and __setattr__ lie and refuse."""
+    import sys
+    import types
+
+    import torch
+
+    baseline, shell = integrity_baseline
+    modules = sys.modules
+
+    class Agreeable(types.ModuleType):
+        def __getattribute__(self, name):
+            if name == "allclose":
+                return lambda *args, **kwargs: True
+            if name == "__dict__":
+                return {}
+            return super().__getattribute__(name)
+
+        def __setattr__(self, name, value):
+            pass
+
+    torch.__class__ = Agreeable
+    sys.modules = dict(sys.modules)
+    assert torch.allclose(torch.zeros(1), torch.ones(1))
+    found = "\n".join(baseline.findings(shell))
+    baseline.restore(shell)
+    assert "torch.__class__ was replaced by class test_integrity_sees_and_undoes_a_module_class_swap.<locals>.Agreeable" \
+        in found, found
+    assert "sys.modules was replaced by dict object" in found, found
+    assert type(torch) is types.ModuleType and sys.modules is modules
+    assert not torch.allclose(torch.zeros(1), torch.ones(1))
+
+
+def test_integrity_sees_and_undoes_a_watched_class_s_metaclass_and_bases(integrity_baseline):
+    import torch
+
+    baseline, shell = integrity_baseline
+    function_meta = type(torch.autograd.Function)
+
+    class Claims(function_meta):
+        def __subclasscheck__(cls, subclass):
+            return True
+
+    class Agreeable(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    torch.autograd.Function.__class__ = Claims
+    torch.nn.Parameter.__bases__ = (Agreeable,)
+    assert issubclass(int, torch.autograd.Function)
+    found = "\n".join(baseline.findings(shell))
+    baseline.restore(shell)
+    assert "torch.autograd.Function.__class__ (its metaclass) was replaced by class " in found, found
+    assert "torch.nn.Parameter.__bases__ was replaced by (class " in found, found
+    assert type(torch.autograd.Function) is function_meta and not issubclass(int, torch.autograd.Function)
+    assert torch.nn.Parameter.__bases__ == (torch.Tensor,) and Agreeable not in torch.nn.Parameter.__mro__
+
+
+def test_integrity_sees_and_undoes_deleted_names_module_getattr_lookalikes_and_closures(integrity_baseline):
+    """A deleted entry answered by a module-level __getattr__, a lookalike module in sys.modules and
+    as a parent's attribute (torch.nn), a library function's closure cell given another function."""
+    import sys
+    import types
+
+    import numpy as np
+    import torch
+
+    baseline, shell = integrity_baseline
+    real_grad, real_nn, real_optim = torch.autograd.grad, torch.nn, torch.optim
+    del torch.autograd.grad
+    torch.autograd.__getattr__ = lambda name: (lambda *args, **kwargs: "a fake gradient")
+    sys.modules["torch.optim"] = types.ModuleType("torch.optim")
+    torch.nn = types.ModuleType("torch.nn")
+    name, cells = next(iter(baseline.closures.items()))
+    variable, cell, original = cells[0]
+    cell.cell_contents = lambda *args, **kwargs: None
+    del np.allclose
+    found = "\n".join(baseline.findings(shell))
+    baseline.restore(shell)
+    for text in ("torch.autograd.grad was deleted", "torch.autograd.__getattr__ was added",
+                 "sys.modules['torch.optim'] was replaced by another module object",
+                 "torch.nn was replaced by another module object", "numpy.allclose was deleted",
+                 f"{name} had its closure changed ({variable} replaced by "):
+        assert text in found, (text, found)
+    assert torch.autograd.grad is real_grad and "__getattr__" not in vars(torch.autograd)
+    assert torch.nn is real_nn and sys.modules["torch.optim"] is real_optim and cell.cell_contents is original
+    assert np.allclose(1.0, 1.0)
+
+
+def test_integrity_module_class_swap_is_reported_and_undone_between_cells(a2_grader, tmp_path):
+    cell = """
+import types, torch
+class Agreeable(types.ModuleType):
+    def __getattribute__(self, name):
+        if name == "allclose":
+            return lambda *args, **kwargs: True
+        return super().__getattribute__(name)
+torch.__class__ = Agreeable
+"""
+    later = "import torch, types\nprint('genuine', type(torch) is types.ModuleType, torch.allclose(torch.zeros(1), torch.ones(1)))"
+    result = grade_with(a2_grader, tmp_path, [cell, later])
+    assert "genuine True False" in result.cells[-1].output, result.cells[-1].output
+    assert any(f.startswith("torch.__class__ was replaced by class Agreeable") for f in result.integrity), result.integrity
+    assert result.score == 10
