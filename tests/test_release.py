@@ -152,6 +152,38 @@ def test_student_check_from_the_release_alone_grades_the_reference_full(a2_relea
     assert "q3.final_loss" not in proc.stdout and "4 hidden check(s) worth 5 point(s)" in proc.stdout
 
 
+def test_student_check_says_what_the_hidden_checks_hold_and_a_typo_writes_no_report(a2_release, tmp_path, capsys):
+    folder = tmp_path / A2
+    shutil.copytree(a2_release.release_dir, folder)
+    notebook = filled_with_reference(folder / f"{A2}.ipynb", ROOT / "solutions" / A2 / "solution.ipynb",
+                                     folder / f"{A2}.ipynb")
+    assert main(["check", str(notebook)]) == 0
+    printed = capsys.readouterr().out
+    assert "4 hidden check(s) worth 5 point(s) run when your submission is graded (q1 2, q2 1, q3 2): your grade " \
+           "is out of 10." in printed
+    assert "+ 2 in hidden checks" in printed and "+ 1 in hidden checks" in printed  # beside q1/q3 and q2
+    page = (folder / f"{A2}.report.html").read_text()
+    assert "Public checks only: 4 hidden check(s) worth 5 point(s) run when your submission is graded; the grade is " \
+           "out of 10." in page
+    assert "+ 1 in hidden checks" in page
+
+    # a typo'd path: exit 2, the notebooks that are there, and no report file of the typo
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(["check", str(folder / "a2_autogard.ipynb")]) == 2
+    printed = capsys.readouterr().out
+    assert f"{folder / 'a2_autogard.ipynb'}: no such notebook (did you mean {notebook}?)" in printed
+    assert f"the notebooks in {folder}: {A2}.ipynb" in printed
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+    # a notebook cut off in a string (a download interrupted): one "at" in the message
+    cut = folder / "cut.ipynb"
+    text = notebook.read_text()
+    cut.write_text(text[:text.index('"source"') + 20])
+    assert main(["check", str(cut), "--no-html"]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "not valid notebook JSON: Unterminated string starting at line" in printed and "at at" not in printed
+
+
 def test_student_check_diagnoses_a_known_mistake_from_stored_outputs(a2_release, tmp_path):
     folder = tmp_path / A2
     shutil.copytree(a2_release.release_dir, folder)
@@ -296,6 +328,38 @@ def test_gate_refuses_a_release_that_would_contain_a_secret(tmp_path, leak, orig
     assert all(p.stage == "spec and leaks" and p.message.startswith("leak: ") for p in report.problems)
     assert any(origin in p.message for p in report.problems), [p.message for p in report.problems]
     assert not out.exists()
+
+
+def test_gate_refuses_a_heading_whose_points_are_not_the_specs(tmp_path):
+    """The notebook says "Q2 (2 points)" where the spec gives q2 3: refused before any sandbox,
+    naming the heading, the spec's points and the checks that hold them."""
+    root = copy_course(tmp_path)
+
+    def wrong_heading(nb):
+        cell = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Q2 (3 points)"))
+        cell.source = cell.source.replace("## Q2 (3 points)", "## Q2 (2 points)", 1)
+    edit_notebook(root / "assignments" / A2 / f"{A2}.ipynb", wrong_heading)
+    out = tmp_path / "out"
+    report = release_assignment(root / "assignments" / A2, out)
+    assert not report.ok and report.stages_passed == [] and not out.exists()
+    [problem] = report.problems
+    assert problem.stage == "spec and leaks"
+    assert problem.message.startswith("the template's heading '## Q2 (2 points): an `nn.Module` with parameters' (cell ")
+    assert "says 2 point(s), but q2 is worth 3 in assignment.yaml (q2.parameters 1 + q2.forward 1 + q2.string 1)" \
+        in problem.message
+
+
+def test_every_course_notebooks_headings_state_the_specs_points():
+    """a4's "Q2 (2 points)" is its spec's 2: one public check's point and one hidden check's (the
+    student-side check shows the hidden one beside the public points, see below)."""
+    from tensorgrade.course.release.gate import heading_problems
+
+    for assignment_id in COURSE:
+        assignment = load_assignment(ROOT / "assignments" / assignment_id, with_hidden=False)
+        assert heading_problems(assignment, nbformat.read(str(assignment.template_path), as_version=4)) == []
+    a4 = load_assignment(ROOT / "assignments" / "a4_training", with_hidden=False)
+    assert "## Q2 (2 points): a classifier" in (ROOT / "assignments" / "a4_training" / "a4_training.ipynb").read_text()
+    assert [(c.points, c.visibility) for c in a4.checks if c.question == "q2"] == [(1, "public"), (1, "hidden")]
 
 
 def test_cli_release_prints_what_failed_and_exits_nonzero(tmp_path, capsys):

@@ -3,7 +3,8 @@ after the gate has proved, stage by stage:
 
 1. **spec and leaks** (no sandbox). The spec loads: check ids are unique and the points add up to
    the declared totals (the spec loader's own validation). The public seed is not the secret seed.
-   Every file the spec lists exists. The release is built in a temporary folder and no file of it
+   Every file the spec lists exists. The points the template's headings promise ("## Q2 (2
+   points)", "# Assignment 4 (14 points)") are the spec's, question by question. The release is built in a temporary folder and no file of it
    holds a secret (what counts as one: tensorgrade/course/release/leaks.py). Solution code left in
    the template's answer cells is caught by stage 2 instead: the template would not score 0.
 2. **the sandbox, on the secret seed.** The reference scores full marks on every check (and its
@@ -22,6 +23,7 @@ nothing is written: no release folder, no zip.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -181,6 +183,58 @@ def _public_proof_problems(result: SubmissionResult) -> list[str]:
     return problems
 
 
+HEADING_POINTS = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*(?:points?|pts?\.?)\s*\)", re.IGNORECASE)
+HEADING_QUESTION = re.compile(r"\b(?:q|question\s*)(\d+)(?!\d)", re.IGNORECASE)
+
+
+def _heading_question(label: str | None, following: str | None, assignment: Assignment) -> str | None:
+    """The spec question a heading is about: the one its label names ("Q2" is q2, or the one id that
+    starts with q2), else the question of the answer cell after it."""
+    if label is not None:
+        exact = [q.id for q in assignment.questions if q.id.lower() == f"q{label}"]
+        prefixed = [q.id for q in assignment.questions if re.match(rf"q{label}(?!\d)", q.id, re.IGNORECASE)]
+        if exact or len(prefixed) == 1:
+            return (exact or prefixed)[0]
+    return following
+
+
+def heading_problems(assignment: Assignment, notebook: nbformat.NotebookNode) -> list[str]:
+    """Every markdown heading of the notebook that states points ("## Q2 (2 points): ...") must
+    state the spec's: a question heading its question's points, the title (a level-1 heading with no
+    question in it) the assignment's total.  A student reads the heading; the checks give the spec's."""
+    problems = []
+    by_id = {q.id: q for q in assignment.questions}
+    total = sum(q.points for q in assignment.questions)
+    cells = notebook.cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        following = next((_answer_question(c) for c in cells[index + 1:] if _answer_question(c)), None)
+        for line in cell.source.splitlines():
+            heading = line.strip()
+            stated = HEADING_POINTS.search(heading) if heading.startswith("#") else None
+            if stated is None:
+                continue
+            points = float(stated[1])
+            label = HEADING_QUESTION.search(heading.lstrip("#"))
+            if label is None and heading.startswith("# "):
+                if abs(points - total) > 1e-9:
+                    problems.append(f"the template's title {heading!r} (cell {index}) says {points:g} point(s), but "
+                                    f"the assignment is worth {total:g} in assignment.yaml")
+                continue
+            question = _heading_question(label[1] if label else None, following, assignment)
+            if question is None or question not in by_id:
+                problems.append(f"the template's heading {heading!r} (cell {index}) says {points:g} point(s) but "
+                                f"names no question of assignment.yaml ({', '.join(by_id)})")
+                continue
+            expected = by_id[question].points
+            if abs(points - expected) > 1e-9:
+                checks = " + ".join(f"{c.id} {c.points:g}" for c in assignment.checks if c.question == question)
+                problems.append(f"the template's heading {heading!r} (cell {index}) says {points:g} point(s), but "
+                                f"{question} is worth {expected:g} in assignment.yaml ({checks}): make them agree")
+    return problems
+
+
 def _spec_stage(assignment: Assignment, public_seed: int, staging: Path, root: Path,
                 report: ReleaseReport) -> tuple[list[str], SecretIndex | None]:
     problems = []
@@ -195,6 +249,12 @@ def _spec_stage(assignment: Assignment, public_seed: int, staging: Path, root: P
     for path, what in ((assignment.template_path, "template"), (assignment.solution_path, "reference solution")):
         if not path.is_file():
             problems.append(f"the {what} {path} is missing")
+    if problems:
+        return problems, None
+    try:
+        problems = heading_problems(assignment, nbformat.read(str(assignment.template_path), as_version=4))
+    except Exception as exc:  # an unreadable template: said here, as building the release would say it
+        return [f"the template {assignment.template_path} cannot be read: {type(exc).__name__}: {str(exc)[:500]}"], None
     if problems:
         return problems, None
     try:
