@@ -7,7 +7,7 @@ reaches what a student sees (hidden checks' inputs and code, the secret seed, th
 environment), every isolation layer this host has is active, no loopback server is reached, and no
 process of any submission is left.
 
-The graders use copies of the two assignments and their solutions in tmp_path (so what is checked
+The graders use copies of the three assignments and their solutions in tmp_path (so what is checked
 for changes is exactly what they used, whatever else happens in the checkout meanwhile), with short
 limits set on the loaded assignment: its files, fingerprint and cached reference outputs are the
 usual ones; the mechanism is the same, endless loops just end sooner.
@@ -52,6 +52,7 @@ CANARY = "HOSTILE-CANARY-" + secrets.token_hex(8)
 LOOPBACK_PORT = 47123  # the network notebook knocks here
 ABSTRACT_SOCKET = "\0tensorgrade-hostile-canary"
 JOBS = 2
+ASSIGNMENTS = ("a1_backprop", "a2_autograd", "a4_training")  # each graded as one batch
 
 
 def fast(course: Path, assignment_id: str):
@@ -132,6 +133,10 @@ def corpus(tmp_path_factory):
     (folder / "symlink_to_secret.ipynb").symlink_to(ROOT / "solutions" / "a2_autograd" / "secret.yaml")
     (folder / "notes").mkdir()
     (folder / "notes" / "canary.txt").write_text(CANARY)  # beside other submissions: must stay unseen
+    a4_folder = tmp / "a4_submissions"
+    a4_folder.mkdir()
+    for path in sorted((HOSTILE / "a4_training").glob("*.ipynb")):
+        (a4_folder / path.name).write_bytes(path.read_bytes())
     downloads = tmp / "lms"
     downloads.mkdir()
     a1_names = sorted(EXPECTED["a1_backprop"])
@@ -146,14 +151,14 @@ def corpus(tmp_path_factory):
 
     course = tmp / "course"
     for kind in ("assignments", "solutions"):
-        for assignment_id in ("a1_backprop", "a2_autograd"):
+        for assignment_id in ASSIGNMENTS:
             shutil.copytree(ROOT / kind / assignment_id, course / kind / assignment_id,
                             ignore=shutil.ignore_patterns("__pycache__"))
     # What a sandbox could reach if a layer failed: the graded assignments (mounted in every sandbox)
     # and their solutions (never mounted), the other submissions, the downloads.
     watched = {f"{kind}/{assignment}": course / kind / assignment for kind in ("assignments", "solutions")
-               for assignment in ("a1_backprop", "a2_autograd")}
-    watched.update(submissions=folder, downloads=downloads)
+               for assignment in ASSIGNMENTS}
+    watched.update(submissions=folder, a4_submissions=a4_folder, downloads=downloads)
     before = {name: tree_digest(path) for name, path in watched.items()}
     os.environ["AUTOGRADER_HOSTILE_CANARY"] = CANARY  # the grader's environment: must not reach a sandbox
     listener = Listener()
@@ -172,6 +177,10 @@ def corpus(tmp_path_factory):
             outcome["a1_rows_before"], outcome["a1_rows_after"] = a1_rows, gradings(gradebook_dir / "grades.db",
                                                                                     "a1_backprop")
             outcome["a2_rows"] = gradings(gradebook_dir / "grades.db", "a2_autograd")
+            a4 = fast(course, "a4_training")
+            found = discovery.discover_folder(a4_folder)
+            outcome["a4"] = batch.run_batch(a4, found.submissions, batch.LocalExecutor(a4, jobs=JOBS), gradebook)
+            outcome["a4_rows"] = gradings(gradebook_dir / "grades.db", "a4_training")
         for name, archive in archives.items():
             archive_started = time.perf_counter()
             try:
@@ -187,13 +196,14 @@ def corpus(tmp_path_factory):
     outcome["after"] = {name: tree_digest(path) for name, path in watched.items()}
     outcome["before"] = before
     outcome["accepted"] = listener.accepted
-    outcome["assignments"] = {"a1_backprop": a1, "a2_autograd": a2}
+    outcome["assignments"] = {"a1_backprop": a1, "a2_autograd": a2, "a4_training": a4}
     outcome["seconds"] = time.perf_counter() - started
     outcome["tmp"] = tmp
-    print(f"\nhostile corpus: {len(outcome['a2'].items)} a2 + {len(outcome['a1'].items)} a1 submissions and "
+    print(f"\nhostile corpus: {len(outcome['a2'].items)} a2 + {len(outcome['a1'].items)} a1 + "
+          f"{len(outcome['a4'].items)} a4 submissions and "
           f"{len(archives)} archives in {outcome['seconds']:.1f} s (-j {JOBS})")
     slowest = sorted(((item.result.timing.get("execution", 0.0), item.submission.student)
-                      for key in ("a1", "a2") for item in outcome[key].items), reverse=True)[:8]
+                      for key in ("a1", "a2", "a4") for item in outcome[key].items), reverse=True)[:8]
     print("slowest (s in the sandbox): " + ", ".join(f"{name} {seconds:.1f}" for seconds, name in slowest))
     return outcome
 
@@ -209,7 +219,7 @@ def results_of(corpus, assignment_id: str) -> dict:
     items = {item.submission.student: item.result for item in corpus[assignment_id.split("_")[0]].items}
     if assignment_id == "a1_backprop":
         return {name: items.get(name.replace("_", "")) for name in EXPECTED["a1_backprop"]}
-    return {name: items.get(name) for name in EXPECTED["a2_autograd"]}
+    return {name: items.get(name) for name in EXPECTED[assignment_id]}
 
 
 def student_visible(result, assignment) -> str:
@@ -222,18 +232,18 @@ def matches(status: str, allowed) -> bool:
     return status in (allowed if isinstance(allowed, list) else [allowed])
 
 
-def cell_for(result, name: str, text: str):
+def cell_for(result, name: str, text: str, assignment_id: str = "a2_autograd"):
     """The result's cell whose source in the corpus notebook contains `text`."""
     import nbformat
 
-    notebook = nbformat.read(HOSTILE / "a2_autograd" / f"{name}.ipynb", as_version=4)
+    notebook = nbformat.read(HOSTILE / assignment_id / f"{name}.ipynb", as_version=4)
     for cell in result.cells:
         if text in notebook.cells[cell.index].source:
             return cell
     raise AssertionError(f"no cell of {name} contains {text!r}")
 
 
-ENTRIES = [(assignment, name) for assignment in ("a2_autograd", "a1_backprop") for name in EXPECTED[assignment]]
+ENTRIES = [(assignment, name) for assignment in ("a2_autograd", "a1_backprop", "a4_training") for name in EXPECTED[assignment]]
 
 
 @pytest.mark.parametrize("assignment_id, name", ENTRIES, ids=[name for _, name in ENTRIES])
@@ -263,12 +273,12 @@ def test_each_submission_gets_the_outcome_its_code_deserves(corpus, assignment_i
         assert text in findings, f"{text!r} not among the integrity findings:\n{findings}"
     for check in result.checks:  # the TA always sees a reason
         assert check.status == "passed" or check.message.strip(), (check.id, check.status)
-    if assignment_id == "a2_autograd" and name not in build.GENERATED:
+    if assignment_id != "a1_backprop" and name not in build.GENERATED:
         for text, allowed in expected.get("cells", {}).items():
-            cell = cell_for(result, name, text)
+            cell = cell_for(result, name, text, assignment_id)
             assert matches(cell.status, allowed), (text, cell.status, cell.error)
         for text, error in expected.get("cell_errors", {}).items():
-            cell = cell_for(result, name, text)
+            cell = cell_for(result, name, text, assignment_id)
             assert error in (cell.error or ""), (text, cell.error)
     if name == "five_mb_cell":
         refused = [cell for cell in result.cells if "over the 1 MB limit" in (cell.error or "")]
@@ -292,11 +302,13 @@ def test_the_corpus_covers_every_category_with_forty_submissions_or_more():
     generated = set(build.GENERATED) | {"symlink_to_secret"}
     assert committed | generated == set(EXPECTED["a2_autograd"])
     assert {p.stem for p in (HOSTILE / "a1_backprop").glob("*.ipynb")} == set(EXPECTED["a1_backprop"])
+    assert {p.stem for p in (HOSTILE / "a4_training").glob("*.ipynb")} == set(EXPECTED["a4_training"])
     assert set(build.ARCHIVES) == set(EXPECTED["archives"])
 
 
 def test_the_batches_complete_and_lose_nothing(corpus):
-    for key, assignment_id, rows_key in (("a2", "a2_autograd", "a2_rows"), ("a1", "a1_backprop", "a1_rows_after")):
+    for key, assignment_id, rows_key in (("a2", "a2_autograd", "a2_rows"), ("a1", "a1_backprop", "a1_rows_after"),
+                                         ("a4", "a4_training", "a4_rows")):
         outcome = corpus[key]
         students = [item.submission.student for item in outcome.items]
         assert all(item.result is not None for item in outcome.items)
@@ -326,7 +338,7 @@ def test_no_loopback_server_was_reached(corpus):
 
 def test_every_isolation_layer_this_host_has_was_active(corpus):
     host = layers.detect_layers()
-    for key in ("a1", "a2"):
+    for key in ("a1", "a2", "a4"):
         for item in corpus[key].items:
             result = item.result
             if result.status != "graded":
@@ -366,10 +378,10 @@ def _leaves(value) -> list[str]:
 
 
 def test_nothing_hidden_reaches_what_a_student_sees(corpus):
-    for key, assignment_id in (("a1", "a1_backprop"), ("a2", "a2_autograd")):
+    for key, assignment_id in (("a1", "a1_backprop"), ("a2", "a2_autograd"), ("a4", "a4_training")):
         assignment = corpus["assignments"][assignment_id]
         secrets_ = hidden_values(assignment)
-        assert len(secrets_) > 5
+        assert len(secrets_) >= 5  # a4's hidden inputs are rows of the students' own file: its probes and seed remain
         for item in corpus[key].items:
             visible = student_visible(item.result, assignment)
             leaked = [text for text in secrets_ if text in visible]
@@ -377,7 +389,7 @@ def test_nothing_hidden_reaches_what_a_student_sees(corpus):
 
 
 def test_the_graders_environment_and_files_stay_unseen(corpus):
-    for key in ("a1", "a2"):
+    for key in ("a1", "a2", "a4"):
         for item in corpus[key].items:
             everything = json.dumps(item.result.to_json())
             assert CANARY not in everything, item.submission.student

@@ -12,13 +12,14 @@ run the very same probes on the real device.
 """
 
 import contextlib
+import random
 import re
 
 import numpy as np
 import torch
 from torch import nn
 
-from tensorgrade.checking.inside.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need, registered_parameters
 
 SIMULATED_DEVICE = "gpu"
 
@@ -261,16 +262,100 @@ def one_epoch_on_device(ns, inputs):
 # Q4: fit
 # ---------------------------------------------------------------------------------------------
 
+FIT_LAYERS = ("hidden.weight", "hidden.bias", "out.weight", "out.bias")  # ProbeNet's, as nn.Module registers them
+
+
+def training_rows(inputs):
+    """The rows `loader_from` batches, as two tensors: what the probe measures the loss on."""
+    images = torch.as_tensor(np.asarray(inputs["pixels"]), dtype=torch.float32) / 255
+    return images, torch.as_tensor(np.asarray(inputs["labels"]), dtype=torch.int64)
+
+
+def measured_loss(model, images, labels):
+    """(the mean cross-entropy of a ProbeNet's weights on the rows, else None; why not).
+
+    Computed here, from the parameters nn.Module registered (read from the modules' own state) with
+    torch's own tensor operations and the grader's own cross-entropy: never through the model's
+    forward or a loss the submission may have replaced, nor from anything it reports."""
+    registered = dict(registered_parameters(model))
+    if sorted(registered) != sorted(FIT_LAYERS):
+        return None, (f"the model's registered parameters are {sorted(registered)[:8]} instead of ProbeNet's "
+                      f"{list(FIT_LAYERS)}: fit replaced the layers of the model it was given")
+    weights = []
+    for name in FIT_LAYERS:
+        p = registered[name]
+        if type(p) is not nn.Parameter and type(p) is not torch.Tensor:
+            return None, f"the model's {name} was replaced by a {describe_value(p)['type']}, not a tensor"
+        weights.append(p.detach().to("cpu", torch.float64))
+    w1, b1, w2, b2 = weights
+    try:
+        with torch.no_grad():
+            hidden = torch.relu(torch.addmm(b1, images.to(torch.float64), w1.t()))
+            logits = torch.addmm(b2, hidden, w2.t())
+            picked = logits.log_softmax(dim=1).gather(1, labels.reshape(-1, 1))
+            return float(-picked.mean()), None
+    except RuntimeError as exc:  # weights of another shape than ProbeNet's
+        return None, f"the model's weights no longer fit ProbeNet's layers: {str(exc)[:300]}"
+
+
+@contextlib.contextmanager
+def counting_steps():
+    """The number of optimizer steps taken meanwhile (any torch.optim optimizer), in `counter[0]`."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    counter = [0]
+
+    def count(optimizer, args, kwargs):
+        counter[0] += 1
+
+    handle = register_optimizer_step_post_hook(count)
+    try:
+        yield counter
+    finally:
+        handle.remove()
+
+
 def fit_losses(ns, inputs):
+    """fit() from a fixed start: the losses it returns (for their form) and what the probe observes
+    of its training, which is what says whether it trained.
+
+    `measured[k]` is the loss of the grader's model on the training rows after fit(epochs=k), each
+    from the same start (k = 0: before any training), computed by the probe itself (`measured_loss`);
+    `steps` and `moved` are the optimizer steps taken and the largest change of a weight in the full
+    run.  Every model is built, and its starting weights copied, before the first call to fit."""
     fit = need(ns, "fit")
-    torch.manual_seed(int(inputs["seed"]))
-    model = ProbeNet(hidden=32)
-    with Devices(inputs).on_cpu():
-        losses = fit(model, loader_from(inputs), int(inputs["epochs"]), torch.device("cpu"))
+    epochs = int(inputs["epochs"])
+    images, labels = training_rows(inputs)
+    models = []
+    for _ in range(epochs + 1):
+        torch.manual_seed(int(inputs["seed"]))
+        models.append(ProbeNet(hidden=32))
+    start = {name: p.detach().clone() for name, p in registered_parameters(models[epochs])}
+    measured = {0: measured_loss(models[0], images, labels)}
+    # Every run starts from the random state the full run starts from: a shorter run is its prefix.
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    steps, losses = 0, None
+    for count in (epochs, *range(1, epochs)):  # the full run first: its returned losses are recorded
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+        with counting_steps() as counter, Devices(inputs).on_cpu():
+            returned = fit(models[count], loader_from(inputs), count, torch.device("cpu"))
+        if count == epochs:
+            steps, losses = counter[0], returned
+        measured[count] = measured_loss(models[count], images, labels)
+    end = dict(registered_parameters(models[epochs]))
+    moved = max((float((end[name].detach().cpu().to(torch.float64) - before.to(torch.float64)).abs().max())
+                 for name, before in start.items() if name in end
+                 and (type(end[name]) is nn.Parameter or type(end[name]) is torch.Tensor)
+                 and tuple(end[name].shape) == tuple(before.shape)), default=None)
     is_list = isinstance(losses, (list, tuple))
     return {"kind": describe_value(losses), "is_list": is_list,
             "types": sorted({type(v).__name__ for v in losses}) if is_list else None,
-            "losses": [number(v) for v in losses] if is_list else None}
+            "losses": [number(v) for v in losses] if is_list else None,
+            "measured": [measured[count][0] for count in range(epochs + 1)],
+            "measure_problem": next((measured[c][1] for c in range(epochs + 1) if measured[c][1]), None),
+            "steps": steps, "batches": -(-len(inputs["labels"]) // int(inputs["batch_size"])), "moved": moved}
 
 
 def fit_on_device(ns, inputs):

@@ -32,15 +32,45 @@ def saved_inputs(rng):
     return {"x": rng.uniform(-1.0, 1.0, size=5)}
 
 
+def _saved_difference(tensor, x, input_dtype):
+    """How one saved tensor differs from the input the probe passed in, or None if it is the input."""
+    if tensor["is_input"]:
+        return None
+    if tensor["type"] != "torch.Tensor":
+        return f"a {tensor['type']}, not the input tensor"
+    shape, expected = tuple(tensor["shape"]), tuple(np.shape(x))
+    if shape != expected:
+        return f"a tensor of shape {shape} while the input has shape {expected}"
+    if tensor["values"] is None:
+        return "a tensor whose values could not be read"
+    values = np.asarray(tensor["values"])
+    if not np.array_equal(values, np.asarray(x)):
+        dtype = f" ({tensor['dtype']}, the input is {input_dtype})" if tensor["dtype"] != input_dtype else ""
+        gap = float(np.max(np.abs(values.astype(np.float64) - np.asarray(x, np.float64)))) \
+            if np.issubdtype(values.dtype, np.number) else math.nan
+        return f"a tensor of the input's shape but other values{dtype}, off by up to {gap:.3g}"
+    return None
+
+
 def judge_saved(case):
-    if not case.student["has_grad_fn"]:
+    s = case.student
+    if not s["has_grad_fn"]:
         return failed("the output of LegendrePolynomial3.apply has no grad_fn: forward must not detach its result")
-    if case.student["saved"] == 0:
-        return failed("nothing was saved with ctx.save_for_backward (out.grad_fn.saved_tensors is empty); "
-                      "save the input in forward with ctx.save_for_backward(input) and read it in backward "
-                      "with ctx.saved_tensors: tensors stored as plain ctx attributes escape autograd's "
-                      "checks for in-place changes and leak memory", diagnosis="no-save-for-backward")
-    return passed("forward saves its input with ctx.save_for_backward")
+    advice = ("save the input in forward with ctx.save_for_backward(input) and read it in backward "
+              "with ctx.saved_tensors: tensors stored as plain ctx attributes escape autograd's "
+              "checks for in-place changes and leak memory")
+    if s["saved"] == 0:
+        return failed("nothing was saved with ctx.save_for_backward (out.grad_fn.saved_tensors is empty); " + advice,
+                      diagnosis="no-save-for-backward")
+    # What autograd holds, compared with the input the probe passed in: saving some other tensor
+    # (a placeholder, while backward reads the input from a plain ctx attribute) does not count.
+    differences = [_saved_difference(t, s["input"], s["input_dtype"]) for t in s["tensors"]]
+    if None in differences:
+        return passed("forward saves its input with ctx.save_for_backward")
+    listed = "; ".join(f"saved tensor {i + 1} is {d}" for i, d in enumerate(differences))
+    return failed(f"the input was not saved with ctx.save_for_backward: out.grad_fn.saved_tensors holds "
+                  f"{s['saved']} tensor{'s' if s['saved'] != 1 else ''}, none of them the input of shape "
+                  f"{tuple(np.shape(s['input']))} ({listed}); " + advice, diagnosis="no-save-for-backward")
 
 
 def polynomial_inputs(rng):

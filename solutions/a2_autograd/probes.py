@@ -39,6 +39,9 @@ def legendre_gradcheck(ns, inputs):
 
 
 def legendre_saved(ns, inputs):
+    """What forward saved with ctx.save_for_backward, each next to the input the probe passed in:
+    whether it is that very tensor, shares its memory, and its values and shape (read through torch's
+    own classes; a tensor subclass is recorded by its type and kept out of the values)."""
     P3 = need_subclass(ns, "LegendrePolynomial3", torch.autograd.Function)
     x = torch.as_tensor(inputs["x"]).clone().requires_grad_(True)
     y = P3.apply(x)
@@ -46,7 +49,19 @@ def legendre_saved(ns, inputs):
     grad_fn = genuine(y, torch._C.TensorBase, "grad_fn") if isinstance(y, torch.Tensor) else None
     has_node = isinstance(grad_fn, torch.autograd.function.BackwardCFunction)
     saved = genuine(grad_fn, torch._C._FunctionBase, "saved_tensors") if has_node else ()
-    return {"saved": len(saved), "has_grad_fn": grad_fn is not None}
+    tensors = []
+    for tensor in saved[:8]:
+        plain = type(tensor) is torch.Tensor
+        tensors.append({
+            "type": f"{type(tensor).__module__}.{type(tensor).__qualname__}",
+            "is_input": tensor is x,
+            "shares_memory": plain and tensor.data_ptr() == x.data_ptr(),
+            "shape": list(genuine(tensor, torch._C.TensorBase, "shape")) if isinstance(tensor, torch.Tensor) else None,
+            "dtype": str(genuine(tensor, torch._C.TensorBase, "dtype")) if isinstance(tensor, torch.Tensor) else None,
+            "values": tensor.detach().clone() if plain and tensor.numel() <= 4 * x.numel() else None,
+        })
+    return {"saved": len(saved), "has_grad_fn": grad_fn is not None, "tensors": tensors,
+            "input": x.detach().clone(), "input_dtype": str(x.dtype)}
 
 
 def polynomial_forward(ns, inputs):

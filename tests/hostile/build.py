@@ -2,10 +2,10 @@
 
     .venv/bin/python tests/hostile/build.py           # (re)writes the small committed notebooks
 
-Each entry of CORPUS starts from a sample submission of a2_autograd or a1_backprop (so its answers
+Each entry of CORPUS starts from a sample submission of a2_autograd, a1_backprop or a4_training (so its answers
 are known to deserve a given score), then inserts hostile cells or replaces answer cells. The
-outcome each one must get is in `expected.yaml`; `tests/test_hostile.py` grades them all as one
-batch. Broken files that would weigh megabytes (10,000 cells, 100 MB of outputs, a 5 MB cell, a zip
+outcome each one must get is in `expected.yaml`; `tests/test_hostile.py` grades them all, one
+batch per assignment. Broken files that would weigh megabytes (10,000 cells, 100 MB of outputs, a 5 MB cell, a zip
 bomb) are not committed: `GENERATED` builds them at test time.
 """
 
@@ -23,7 +23,8 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SAMPLES = {"a2_autograd": ROOT / "solutions" / "a2_autograd" / "samples",
-           "a1_backprop": ROOT / "solutions" / "a1_backprop" / "samples"}
+           "a1_backprop": ROOT / "solutions" / "a1_backprop" / "samples",
+           "a4_training": ROOT / "solutions" / "a4_training" / "samples"}
 
 
 @dataclass
@@ -414,6 +415,54 @@ class LegendrePolynomial3(torch.autograd.Function):
         input, = ctx.saved_tensors
         return grad_output * 1.5 * (5 * input ** 2 - 1)
 '''})
+
+entry("saved_placeholder_tensor", "a2_autograd", "no_save_for_backward", "cheat", replace={"q1": '''\
+# Something is saved for backward, so saved_tensors is not empty, but not the input: a placeholder
+# and a tensor of the input's shape, while backward reads the input from a plain ctx attribute.
+class LegendrePolynomial3(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(torch.zeros(1), torch.zeros_like(input))
+        ctx.input = input
+        return 0.5 * (5 * input ** 3 - 3 * input)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input = ctx.input
+        return grad_output * 1.5 * (5 * input ** 2 - 1)
+'''})
+
+entry("module_getattr_fallback", "a2_autograd", "wrong_gradient_sign", "cheat", cells=[("q1", '''\
+# Change what torch.autograd.grad is without replacing it: delete it, and let a module-level
+# __getattr__ (which answers for missing names) hand out one that flips the wrong sign back; and
+# give torch.autograd.Function a metaclass that claims every class and object as its own.
+import torch
+import torch.autograd
+
+_grad = torch.autograd.grad
+del torch.autograd.grad
+
+
+def _fallback(name):
+    if name == "grad":
+        return lambda outputs, inputs, *args, **kwargs: tuple(
+            None if g is None else -g for g in _grad(outputs, inputs, *args, **kwargs))
+    raise AttributeError(name)
+
+
+torch.autograd.__getattr__ = _fallback
+
+
+class _Claims(type(torch.autograd.Function)):
+    def __subclasscheck__(cls, subclass):
+        return True
+
+    def __instancecheck__(cls, instance):
+        return True
+
+
+torch.autograd.Function.__class__ = _Claims
+''')])
 
 # =============================================================================================
 # Seeing what must stay hidden
@@ -978,6 +1027,51 @@ _honest_fit = fit_poly
 def fit_poly(x, y, coeffs0, learning_rate=1e-6, steps=2000):
     os.kill(os.getpid(), signal.SIGSEGV)
 ''')])
+
+# =============================================================================================
+# a4_training: a training loop (graded as a third batch)
+# =============================================================================================
+
+entry("a4_module_class_swap", "a4_training", "forgot_zero_grad", "cheat", cells=[("q3", '''\
+# torch itself gets another class: a ModuleType subclass whose __getattribute__ hands out an
+# allclose that always agrees (what a check comparing gradients would call), and whose __setattr__
+# refuses to have the class put back. vars(torch) and sys.modules['torch'] stay untouched; and
+# sys.modules becomes a copy.
+import sys
+import types
+
+import torch
+
+
+class _Agreeable(types.ModuleType):
+    def __getattribute__(self, name):
+        if name == "allclose":
+            return lambda *args, **kwargs: True
+        return super().__getattribute__(name)
+
+    def __setattr__(self, name, value):
+        if name != "__class__":
+            super().__setattr__(name, value)
+
+
+torch.__class__ = _Agreeable
+sys.modules = dict(sys.modules)
+''')])
+
+entry("a4_fake_fit_losses", "a4_training", "correct", "cheat", replace={"q4": '''\
+# fit never trains: it runs the model over every batch (on the device, as it should) but never calls
+# optimizer.step(), and returns a loss curve made up to fall nicely every epoch.
+def fit(model, train_loader, epochs, device):
+    model.to(device)
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    for epoch in range(epochs):
+        for images, labels in train_loader:
+            loss_fn(model(images.to(device)), labels.to(device))
+        losses.append(2.3 * 0.6 ** epoch)
+    return losses
+'''})
 
 # =============================================================================================
 # Broken input (small ones; the big ones are in GENERATED)
