@@ -44,6 +44,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     console = make_console()
     say = soft_printer(console)
     notebook = Path(args.notebook)
+    if not notebook.is_file():  # a typo: nothing is checked and no report file is written
+        from tensorgrade.cli.grade import missing_paths
+
+        problem = (missing_paths([args.notebook]) or [f"{args.notebook}: a folder, not a notebook"])[0]
+        beside = notebook if notebook.is_dir() else notebook.parent
+        notebooks = sorted(p.name for p in beside.glob("*.ipynb")) if beside.is_dir() else []
+        say(f"[red]error:[/red] {escape(problem)}" + (f"; the notebooks in {escape(str(beside))}: "
+                                                      f"{escape(', '.join(notebooks))}" if notebooks else ""))
+        return 2
     try:
         folder = Path(args.release) if args.release else find_release_folder(notebook)
         result, release = check_notebook(folder, notebook)
@@ -56,8 +65,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     print_terminal_report(console, result, release.assignment)
     hidden = release.hidden_checks
     if hidden:
-        say(f"  public checks only: {len(hidden)} hidden check(s) worth "
-            f"{sum(c.points for c in hidden):g} point(s) run when your submission is graded.")
+        by_question: dict[str, float] = {}
+        for check in hidden:
+            by_question[check.question] = by_question.get(check.question, 0) + check.points
+        total = sum(c.points for c in release.assignment.checks)
+        say(f"  public checks only: {len(hidden)} hidden check(s) worth {sum(c.points for c in hidden):g} point(s) "
+            f"run when your submission is graded ("
+            + ", ".join(f"{escape(question)} {points:g}" for question, points in by_question.items())
+            + f"): your grade is out of {total:g}.")
     if not args.no_html:
         try:
             page = write_student_report(result, release.assignment, notebook.resolve().parent)

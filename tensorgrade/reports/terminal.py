@@ -66,7 +66,8 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
         colour = {"full": "green", "part": "yellow", "none": "red"}[question["state"]]
         say("")
         say(f"[bold]{escape(question['id'])}[/bold] {escape(question['title'])}  "
-            f"[{colour}]{question['score']} / {question['max']}[/{colour}]")
+            f"[{colour}]{question['score']} / {question['max']}[/{colour}]"
+            + (f"  [dim]+ {question['hidden_points']} in hidden checks[/dim]" if question.get("hidden_points") else ""))
         for check in question["checks"]:
             style = TERMINAL_STYLE.get(check["status"], "bold")
             line = Text("  ")

@@ -172,6 +172,11 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         if check.question not in order:
             order.append(check.question)
     titles = {q.id: q.title for q in getattr(assignment, "questions", None) or []}
+    # A student's own check (`tensorgrade check`) runs the public checks only: the hidden ones the
+    # spec lists still hold points, and the report says how many (per question and in all).
+    graded = {c.id for c in result.checks}
+    not_run = [spec for spec in getattr(assignment, "checks", None) or []
+               if spec.visibility == "hidden" and spec.id not in graded] if result.status == "graded" else []
     questions = []
     for qid in order:
         in_question = [c for c in checks if c["question"] == qid]
@@ -179,8 +184,10 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
             continue
         score = sum(c["points_value"] for c in in_question)
         top = sum(c["max_value"] for c in in_question)
+        hidden_points = sum(spec.points for spec in not_run if spec.question == qid)
         questions.append({"id": qid, "title": titles.get(qid, ""), "checks": in_question,
                           "score": format_points(score), "max": format_points(top),
+                          "hidden_points": format_points(hidden_points) if hidden_points else None,
                           "state": "full" if score >= top - 1e-9 else ("none" if score <= 1e-9 else "part")})
     diagnoses: dict[str, dict] = {}
     for check in checks:
@@ -214,6 +221,8 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         "passed": sum(1 for c in checks if c["status"] == "passed"),
         "check_count": len(checks),
         "hidden_count": sum(1 for c in checks if c["hidden"]),
+        "hidden_not_run": {"count": len(not_run), "points": format_points(sum(s.points for s in not_run)),
+                           "total": format_points(max_score + sum(s.points for s in not_run))} if not_run else None,
         # Parts of this report that could not be rendered (a plot), each said where it would be.
         "render_problems": [{"what": f"the loss curve of {c['id']}", "reason": c["plot_error"]}
                             for c in checks if c.get("plot_error")],
