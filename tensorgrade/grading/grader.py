@@ -90,6 +90,16 @@ def reference_outputs(assignment: Assignment, pool: WorkerPool, inputs: dict[str
         futures = {name: executor.submit(pool.run, build_job(assignment, cells, inputs))
                    for name, cells in variants.items()}
         records = {name: future.result() for name, future in futures.items()}
+        # A variant whose cells did not all run (a cell past its time limit on a loaded machine) is
+        # not that mistake's behaviour: run it once more, and never cache a run that did not complete.
+        again = {name: executor.submit(pool.run, build_job(assignment, variants[name], inputs))
+                 for name, record in records.items() if name is not None and _cell_problems(record)}
+        records.update({name: future.result() for name, future in again.items()})
+    broken = {name: _cell_problems(record) for name, record in records.items() if name is not None}
+    broken = {name: problems for name, problems in broken.items() if problems}
+    if broken:
+        raise ReferenceFailure(f"{assignment.solutions_dir}: known mistake(s) whose cells do not run cleanly, twice: "
+                               + "; ".join(f"{name}: {problems[0][:300]}" for name, problems in broken.items()))
     reference = records.pop(None)
     problems = [f"{cell.index}: {cell.error}" for cell in reference.cells if cell.status != "ok"]
     problems += [f"{check}: {probe.status}: {probe.error}" for check, probe in reference.probes.items()
@@ -107,6 +117,10 @@ def reference_outputs(assignment: Assignment, pool: WorkerPool, inputs: dict[str
                                         "mistakes": {n: _records_to_json(m) for n, m in result.mistakes.items()}}))
     os.replace(partial, cache)
     return result
+
+
+def _cell_problems(record: ExecutionRecord) -> list[str]:
+    return [f"cell {cell.index}: {cell.status}: {cell.error}" for cell in record.cells if cell.status != "ok"]
 
 
 class Grader:
