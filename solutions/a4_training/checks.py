@@ -38,8 +38,8 @@ def judge_logits(case):
     logits = np.asarray(s["logits"])
     if logits.ndim != 2 or logits.shape[1] != 10:
         return failed(f"the model's output has shape {logits.shape}, expected (B, 10)")
-    problem = not_numbers(s["logits"], f"the model's output for {len(case.inputs['pixels'])} images",
-                          shape=(len(case.inputs["pixels"]), 10))
+    images = len(case.inputs["pixels"])
+    problem = not_numbers(s["logits"], f"the model's output for {images} images", shape=(images, 10))
     if problem is not None:
         return problem
     if logits.min() >= 0 and logits.max() <= 1 and np.allclose(logits.sum(axis=1), 1, atol=1e-4):

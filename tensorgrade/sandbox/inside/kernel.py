@@ -95,7 +95,7 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
     grader_call = None  # the last line of the grader's own check code on the way to the error
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith(PROBE_FILENAME_PREFIX):
-            grader_call = (frame.line or "").strip() or grader_call
+            grader_call = _statement(frame) or grader_call
         if frame.filename in cell_names:
             if (frame.line or "").startswith("get_ipython().run_cell_magic(") and current is not None:
                 continue
@@ -114,6 +114,15 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
     summary = f"{summary}\n{hint}" if hint else summary
     text = f"{text}\n{summary}" if text else summary
     return text[-MAX_TRACEBACK_CHARS:]
+
+
+def _statement(frame: traceback.FrameSummary) -> str:
+    """The whole statement a frame is at (a call over several lines too), on one line."""
+    import linecache
+
+    last = frame.end_lineno if frame.end_lineno and frame.end_lineno >= frame.lineno else frame.lineno
+    lines = [linecache.getline(frame.filename, n).strip() for n in range(frame.lineno, min(last, frame.lineno + 5) + 1)]
+    return " ".join(line for line in lines if line) or (frame.line or "").strip()
 
 
 # Modules a course's students reach for that the grading environment cannot provide, and why.
