@@ -897,6 +897,41 @@ for number in itertools.count():
             handle.write(chunk)
 ''')])
 
+entry("deep_trees", "a2_autograd", "correct", "harm", cells=[("q1", '''\
+# Directory trees thousands of levels deep in the private /dev/shm and in the work folder: the
+# supervisor's shutil.rmtree raised RecursionError on them, and every later submission on that
+# worker was recorded as graded 0/10 (and skipped as unchanged on a rerun).
+import os
+
+for base in ("/dev/shm", os.environ["HOME"]):
+    os.chdir(base)
+    for _ in range(3000):
+        os.mkdir("d")
+        os.chdir("d")
+os.chdir(os.environ["HOME"])
+''')])
+
+entry("locked_leftovers", "a2_autograd", "correct", "harm", cells=[("q1", '''\
+# Files a cleanup running as the student could not remove: folders without any permission, in the
+# work folder and in /dev/shm, holding 300 MB of the worker's /tmp.
+import os
+
+for base in (os.environ["HOME"], "/dev/shm"):
+    folder = os.path.join(base, "locked", "inner")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "big.bin"), "wb") as handle:
+        handle.write(b"0" * (150 if base != "/dev/shm" else 50) * 1_000_000)
+    os.chmod(folder, 0)
+    os.chmod(os.path.dirname(folder), 0)
+''')])
+
+entry("nan_training", "a2_autograd", "correct", "cheat", replace={"q3": '''\
+def train_legendre(x, y, steps=2000, learning_rate=5e-6):
+    # Numbers that are not numbers: NaN passed a threshold once (nan < threshold is False).
+    nan = float("nan")
+    return {"a": nan, "b": nan, "c": nan, "d": nan}, [nan] * steps
+'''})
+
 entry("plant_shared_files", "a2_autograd", "correct", "harm", cells=[("q1", '''\
 # Leave something where a later submission (or the grader) would read it.
 import ctypes
