@@ -108,7 +108,8 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
             frames.append(f'  cell {index}, line {frame.lineno + 1}, in {frame.name}\n    {line.strip()}'.rstrip())
     text = "\n".join(["Traceback (most recent call last, your code only):", *frames] if frames else [])
     if grader_call:
-        text = f"{protocol.GRADER_CALL_PREFIX}`{grader_call[:200]}`\n{text}".rstrip("\n")
+        call = grader_call if len(grader_call) <= 100 else grader_call[:99] + "…"
+        text = f"{protocol.GRADER_CALL_PREFIX}`{call}`\n{text}".rstrip("\n")
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     hint = environment_hint(exc)
     summary = f"{summary}\n{hint}" if hint else summary
