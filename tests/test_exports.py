@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tensorgrade.classroom.gradebook import Gradebook
+from tensorgrade.safe_text import file_name
 from conftest import ROOT
 
 A2 = ROOT / "assignments" / "a2_autograd"
@@ -203,8 +204,13 @@ def test_gradescope_results_per_submission_hide_hidden_checks(gradebook_path, tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(gradebook_path) as gradebook:
         results = dict(gradebook.results("a2_autograd"))
+    # a folder per student, named by safe_text.file_name (readable part, hash), and the index of them
+    index = json.loads((tmp_path / "gs" / "index.json").read_text())
+    assert index == {file_name(student): student for student in results}
+    assert sorted(p.name for p in (tmp_path / "gs").iterdir() if p.is_dir()) == sorted(index)
     for student, result in results.items():
-        text = (tmp_path / "gs" / student / "results.json").read_text()
+        assert file_name(student).startswith(student + "-")  # these ids are readable as they are
+        text = (tmp_path / "gs" / file_name(student) / "results.json").read_text()
         data = json.loads(text)
         assert_gradescope_results(data)
         assert data["score"] == result.score
@@ -236,11 +242,11 @@ def test_gradescope_results_per_submission_hide_hidden_checks(gradebook_path, tm
                 f"Hidden checks: {len(hidden)} check(s) worth {sum(c.max_points for c in hidden):g} point(s), "
                 "shown with your total score when the grades are published.")
             assert "Autograder score" not in seen["output"]
-    broken = json.loads((tmp_path / "gs" / "broken" / "results.json").read_text())
+    broken = json.loads((tmp_path / "gs" / file_name("broken") / "results.json").read_text())
     assert broken["tests"] == [] and "could not be graded" in broken["output"]
     assert broken["visibility"] == "visible"  # nothing hidden to wait for: the student sees why at once
     # an override shows in a public check's output, and full points count as passed
-    tests = {t["name"]: t for t in json.loads((tmp_path / "gs" / "stub_left" / "results.json").read_text())["tests"]}
+    tests = {t["name"]: t for t in json.loads((tmp_path / "gs" / file_name("stub_left") / "results.json").read_text())["tests"]}
     assert tests["q3.returns"]["status"] == "passed" and tests["q3.returns"]["score"] == 1
     assert "TA override: 1/1 points (autograder: 0): train_legendre was written" in tests["q3.returns"]["output"]
     assert "Diagnosis: not-implemented" in tests["q3.returns"]["output"]

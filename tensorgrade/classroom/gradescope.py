@@ -15,13 +15,22 @@ top-level `output` states only the public checks' points and what the hidden one
 top-level `score` (the total, what Gradescope records) is then not shown until publication.  So
 before publication a student sees the public checks and their points, no total; after it, the
 hidden checks' passed/failed and points, and the total.
+
+Every `output` is shown by Gradescope as plain text (`output_format: text`, never html, md or
+ansi), so nothing a student wrote in it becomes markup or a link; its control characters are written
+out as well (`safe_text.for_terminal`: an escape sequence, a bidi override or a CR of the student's
+shows as `\x1b`, `\u202e`, `\x0d`, to the student and to the staff).  Names are check ids and
+tags the spec's questions and the judges' diagnoses, never the student's text.
+
+`write_gradescope_results` names each student's folder with `safe_text.file_name`: a readable part
+and a hash of the student id, so no two students share a folder (`j~smith`, `j_smith`), and
+`index.json` beside the folders maps each folder to its student id.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import stat
 import zipfile
@@ -30,8 +39,13 @@ from pathlib import Path
 from tensorgrade.classroom.exports import question_ids
 from tensorgrade.classroom.gradebook import GradebookEntry
 from tensorgrade.grading.results import CheckResult, SubmissionResult
+from tensorgrade.safe_text import file_name, for_terminal
 
 GRADESCOPE_HIDDEN_VISIBILITY = "after_published"
+# Every output is plain text on Gradescope: nothing in it is rendered (html, md) or interpreted (ansi).
+OUTPUT_FORMAT = "text"
+# Beside the students' folders of an export: {folder name: student id}.
+INDEX_NAME = "index.json"
 # Files beside a solution that grading never reads: student samples, other fingerprints' caches.
 SOLUTION_FILES_LEFT_OUT = {"samples"}
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
@@ -55,7 +69,7 @@ def _test_entry(check: CheckResult, number: str) -> dict:
         visibility = GRADESCOPE_HIDDEN_VISIBILITY
     return {"score": float(check.points), "max_score": float(check.max_points),
             "status": "passed" if passed else "failed", "name": check.id, "number": number,
-            "output": output, "output_format": "text", "tags": tags, "visibility": visibility}
+            "output": for_terminal(output), "output_format": OUTPUT_FORMAT, "tags": tags, "visibility": visibility}
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
@@ -77,7 +91,7 @@ def gradescope_results(result: SubmissionResult) -> dict:
     if result.status == "graded":
         for cell in result.cells:
             if cell.status in ("error", "timeout"):
-                last = (cell.error or "").strip().splitlines()[-1:] or [""]
+                last = (cell.error or "").strip().split("\n")[-1:]  # by "\n" alone: a CR is written out
                 lines.append(f"cell {cell.index}: {cell.status}: {last[0]}")
     elif result.status == "invalid":
         lines = [f"Your submission could not be graded: {result.error}"]
@@ -86,23 +100,42 @@ def gradescope_results(result: SubmissionResult) -> dict:
     # With hidden checks, the results (and so the total score) wait for publication; each public
     # check's test overrides that with "visible".
     return {"score": float(result.score), "execution_time": int(round(result.timing.get("total", 0.0))),
-            "output": "\n".join(lines), "output_format": "text",
+            "output": for_terminal("\n".join(lines)), "output_format": OUTPUT_FORMAT,
             "visibility": GRADESCOPE_HIDDEN_VISIBILITY if hidden else "visible",
             "stdout_visibility": "hidden", "tests": tests, "leaderboard": []}
 
 
-def safe_file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "student"
+def student_folders(students: list[str]) -> dict[str, str]:
+    """Each student's folder name: `safe_text.file_name` (`j~smith` -> `j_smith-<hash>`, `j_smith` ->
+    `j_smith-<another hash>`), kept apart also on a disk that ignores case."""
+    folders: dict[str, str] = {}
+    used: set[str] = set()
+    for student in students:
+        if student in folders:
+            continue
+        base = file_name(student)
+        name, n = base, 2
+        while name.lower() in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name.lower())
+        folders[student] = name
+    return folders
 
 
 def write_gradescope_results(entries: list[GradebookEntry], out_dir: Path) -> list[Path]:
-    """`out_dir/<student>/results.json` for each student."""
+    """`out_dir/<folder>/results.json` for each student, the folder named by `student_folders`, and
+    `out_dir/index.json`: {folder: student id}, to tell whose each folder is."""
+    out_dir = Path(out_dir)
+    folders = student_folders([entry.student for entry in entries])
     written = []
     for entry in entries:
-        path = Path(out_dir) / safe_file_name(entry.student) / "results.json"
+        path = out_dir / folders[entry.student] / "results.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(gradescope_results(entry.result), indent=1))
         written.append(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = {folder: student for student, folder in folders.items()}
+    (out_dir / INDEX_NAME).write_text(json.dumps(index, indent=1, sort_keys=True))  # ASCII: \u001b, never raw
     return written
 
 
@@ -239,7 +272,7 @@ def run_gradescope_submission(assignment_dir: Path, solutions_dir: Path | None, 
         assignment = load_assignment(assignment_dir, solutions_dir)
         notebook, note = pick_notebook(submission_dir, assignment.notebook)
         if notebook is None:
-            results = {"score": 0.0, "execution_time": 0, "output": note, "output_format": "text",
+            results = {"score": 0.0, "execution_time": 0, "output": for_terminal(note), "output_format": OUTPUT_FORMAT,
                        "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "leaderboard": []}
         else:
             with Grader(assignment, jobs=1) as grader:
@@ -249,10 +282,10 @@ def run_gradescope_submission(assignment_dir: Path, solutions_dir: Path | None, 
                 result.error = result.error.replace(str(notebook), result.submission)
             results = gradescope_results(result)
             if note:
-                results["output"] = f"{note}\n{results['output']}"
+                results["output"] = f"{for_terminal(note)}\n{results['output']}"
     except Exception as exc:  # results.json must exist whatever happened; the details go to the staff's log
-        print(f"grader failure: {type(exc).__name__}: {exc}", flush=True)
-        results = {"score": 0.0, "execution_time": 0, "output_format": "text", "visibility": "visible",
+        print(for_terminal(f"grader failure: {type(exc).__name__}: {exc}"), flush=True)
+        results = {"score": 0.0, "execution_time": 0, "output_format": OUTPUT_FORMAT, "visibility": "visible",
                    "stdout_visibility": "hidden", "tests": [], "leaderboard": [],
                    "output": "The autograder failed on your submission (not your fault); the course staff "
                              "will regrade it."}
