@@ -5,6 +5,12 @@
   for the assignment (names and ids from a Canvas gradebook export given as the roster).
 
 Gradescope's formats are in `gradescope.py`.
+
+Every cell of text (student ids and names from folders, files or the Canvas roster, sections,
+diagnoses, paths, comments) is made harmless for whoever opens the file (`text_cell`): its control
+characters written out (`safe_text.for_terminal`: a TA's `cat` of the file, a lone surrogate that
+no UTF-8 file can hold) and, starting like a formula, shown as text (`safe_text.for_spreadsheet`:
+`=HYPERLINK(...)`, `+cmd`, `-1+1`, `@SUM(1)` get a leading `'`).  Scores stay numbers (`_number`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 
 from tensorgrade.classroom.gradebook import GradebookEntry
 from tensorgrade.grading.results import SubmissionResult
+from tensorgrade.safe_text import for_spreadsheet, for_terminal
 
 CANVAS_FIXED_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -58,15 +65,21 @@ def gradebook_csv(entries: list[GradebookEntry]) -> str:
         # A grader error has no score yet (blank, never 0): it is the grader's to regrade.
         points = ["" for _ in questions] + [""] if result.status == "error" else [
             *(_number(scores.get(q, 0.0)) for q in questions), _number(result.score)]
-        writer.writerow([entry.student, entry.lms_id or "", result.status, *points,
-                         _number(result.max_score), "yes" if entry.late else "", override_summary(result),
-                         main_diagnosis(result), entry.submission, entry.content_hash, entry.version,
-                         entry.graded_at])
+        writer.writerow([*map(text_cell, (entry.student, entry.lms_id or "", result.status)), *points,
+                         _number(result.max_score),
+                         *map(text_cell, ("yes" if entry.late else "", override_summary(result), main_diagnosis(result),
+                                          entry.submission, entry.content_hash, entry.version, entry.graded_at))])
     return out.getvalue()
 
 
 def _number(value: float) -> str:
+    """A score's cell: a number as a spreadsheet reads it (never through `text_cell`)."""
     return f"{value:g}"
+
+
+def text_cell(value) -> str:
+    """A cell of text for a CSV a person opens: no control character, no formula (see the top)."""
+    return for_spreadsheet(for_terminal(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,22 +133,22 @@ def canvas_csv(entries: list[GradebookEntry], column: str, roster: list[RosterRo
     """The Canvas import CSV and warnings (students not in the roster, grader errors left blank)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*CANVAS_FIXED_COLUMNS, column])
+    writer.writerow([*CANVAS_FIXED_COLUMNS, text_cell(column)])
     max_score = max((entry.result.max_score for entry in entries), default=0.0)
     # Canvas's own exports carry this row; its importer reads it as the column's points, not a student.
     writer.writerow(["Points Possible", "", "", "", "", _number(max_score)])
     warnings = []
     for entry in entries:
         row = _roster_match(entry, roster) if roster else None
-        if roster and row is None:
+        if roster and row is None:  # (the command prints warnings through safe_text)
             warnings.append(f"{entry.student}: not found in the roster (by Canvas ID, SIS id or name); "
                             "written with the ids the submission gave")
         if entry.result.status == "error":
             warnings.append(f"{entry.student}: grader error, left blank in Canvas: regrade it")
         points = "" if entry.result.status == "error" else _number(entry.result.score)
         if row:
-            writer.writerow([row.student, row.canvas_id, row.sis_user_id, row.sis_login_id, row.section, points])
+            cells = [row.student, row.canvas_id, row.sis_user_id, row.sis_login_id, row.section]
         else:
-            writer.writerow([entry.student, entry.lms_id or "", "", entry.student if not entry.lms_id else "", "",
-                             points])
+            cells = [entry.student, entry.lms_id or "", "", entry.student if not entry.lms_id else "", ""]
+        writer.writerow([*map(text_cell, cells), points])
     return out.getvalue(), warnings
