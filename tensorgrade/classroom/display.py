@@ -1,4 +1,8 @@
-"""What the TA sees of a batch: a live progress bar while grading, a summary table and a line at the end."""
+"""What the TA sees of a batch: a live progress bar while grading, a summary table and a line at the end.
+
+Student names, file names and diagnoses go through `safe_text.for_rich_markup` (one line each)
+before rich sees them: no escape sequence of a student's reaches the TA's terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections import Counter
 from typing import Callable
 
 from tensorgrade.classroom.batch import BatchItem, BatchOutcome, main_diagnosis
+from tensorgrade.safe_text import for_rich_markup
 
 
 class RichBatchDisplay:
@@ -62,8 +67,10 @@ class RichBatchDisplay:
 
 
 def summary_table(outcome: BatchOutcome):
-    from rich.markup import escape
     from rich.table import Table
+
+    def safe(text) -> str:  # a name, a file, a diagnosis: one line
+        return for_rich_markup(text, one_line=True)
 
     table = Table(title="Batch summary", title_justify="left")
     table.add_column("student")
@@ -75,15 +82,15 @@ def summary_table(outcome: BatchOutcome):
     for item in outcome.items:
         result = item.result
         if result is None:  # the batch was interrupted before this one was graded
-            table.add_row(escape(item.submission.student), "", "[dim]not graded[/dim]", "", "")
+            table.add_row(safe(item.submission.student), "", "[dim]not graded[/dim]", "", "")
             continue
         style = styles.get(result.status, "")
-        status = f"[{style}]{result.status}[/{style}]" + (" [dim](unchanged)[/dim]" if item.skipped else "")
+        status = f"[{style}]{safe(result.status)}[/{style}]" + (" [dim](unchanged)[/dim]" if item.skipped else "")
         overridden = any(check.details.get("override") for check in result.checks)
         score = f"{result.score:g}/{result.max_score:g}" + (" [cyan](override)[/cyan]" if overridden else "")
         late = " [red]LATE[/red]" if item.submission.late else ""
-        table.add_row(escape(item.submission.student) + late, score, status, escape(main_diagnosis(result)),
-                      escape(item.submission.path.name))
+        table.add_row(safe(item.submission.student) + late, score, status, safe(main_diagnosis(result)),
+                      safe(item.submission.path.name))
     return table
 
 

@@ -1,13 +1,16 @@
-"""The class's commands: reports, exports, overrides, Gradescope, and a Dask cluster to grade on."""
+"""The class's commands: reports, exports, overrides, Gradescope, and a Dask cluster to grade on.
+
+Student ids, file names, gradebook and roster contents, and messages naming them go through
+`safe` (`safe_text.for_rich_markup`, one line) before rich prints them.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from rich.markup import escape
-
-from tensorgrade.cli.output import make_console, soft_printer
+from tensorgrade.cli.output import make_console, safe, soft_printer
+from tensorgrade.safe_text import for_rich_markup, for_terminal
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -22,16 +25,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.assignment = given.resolve().name
     known = report_source_assignments(args.source)
     if isinstance(known, str):  # not a gradebook nor a results file: what it is instead
-        say(f"[red]error:[/red] {escape(known)}")
+        say(f"[red]error:[/red] {safe(known)}")
         return 2
     try:
         entries = load_entries(args.source, args.assignment)
     except (OSError, ValueError, ImportError, KeyError, TypeError) as exc:
-        say(f"[red]error:[/red] {escape(args.source)}: cannot be read: {escape(str(exc))}")
+        say(f"[red]error:[/red] {safe(args.source)}: cannot be read: {safe(exc)}")
         return 2
     if not entries:
-        say(f"[red]error:[/red] no results for assignment {escape(args.assignment)} in {escape(args.source)} "
-            f"(it has: {escape(', '.join(known) or 'nothing')})")
+        say(f"[red]error:[/red] no results for assignment {safe(args.assignment)} in {safe(args.source)} "
+            f"(it has: {safe(', '.join(known) or 'nothing')})")
         return 2
     folder = Path(args.assignment_dir) if args.assignment_dir else Path("assignments") / args.assignment
     assignment = None
@@ -42,22 +45,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             try:  # no solutions here: titles and descriptions still come from the spec
                 assignment = load_assignment(folder, with_hidden=False)
             except SpecError:
-                say(f"[yellow]note:[/yellow] {escape(str(exc))}; reports show check ids without titles")
+                say(f"[yellow]note:[/yellow] {for_rich_markup(exc)}; reports show check ids without titles")
     else:
-        say(f"[yellow]note:[/yellow] {escape(str(folder))} not found (--assignment-dir): reports show check ids "
+        say(f"[yellow]note:[/yellow] {safe(folder)} not found (--assignment-dir): reports show check ids "
             "without question titles or mistake explanations")
     written = write_reports(entries, assignment, args.out)
-    say(f"wrote {len(entries)} student report(s) (HTML and Markdown) under {escape(str(Path(args.out) / 'students'))}, "
-        f"their TA views under {escape(str(Path(args.out) / 'ta'))}, and the dashboard "
-        f"{escape(str(written['dashboard']))}")
+    say(f"wrote {len(entries)} student report(s) (HTML and Markdown) under {safe(Path(args.out) / 'students')}, "
+        f"their TA views under {safe(Path(args.out) / 'ta')}, and the dashboard {safe(written['dashboard'])}")
     failed = written.get("failed") or []
     if failed:  # each marked on its report and listed on the dashboard; the rest were written
-        from tensorgrade.safe_text import for_rich_markup
-
         say(f"[yellow]{len(failed)} report(s) or part(s) could not be rendered:[/yellow]")
         for failure in failed:
-            say(f"  {for_rich_markup(failure['student'], one_line=True)}: {for_rich_markup(failure['what'], one_line=True)}"
-                f" could not be rendered: {for_rich_markup(failure['reason'], one_line=True)}")
+            say(f"  {safe(failure['student'])}: {safe(failure['what'])} could not be rendered: "
+                f"{safe(failure['reason'])}")
     return 0
 
 
@@ -87,7 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     say = soft_printer(make_console())
     if args.roster and describe_file(args.roster) in ("no such file", "a folder"):
-        say(f"[red]error:[/red] --roster {escape(args.roster)}: {escape(describe_file(args.roster))} (the roster "
+        say(f"[red]error:[/red] --roster {safe(args.roster)}: {safe(describe_file(args.roster))} (the roster "
             "is the CSV of Canvas's gradebook export: Grades > Export > CSV)")
         return 2
     try:
@@ -95,16 +95,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             entries = gradebook.entries(args.assignment)
             known = gradebook.assignments()
     except GradebookError as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+        say(f"[red]error:[/red] {safe(exc)}")
         return 2
     if not entries:
-        say(f"[red]error:[/red] no results for {escape(args.assignment)} in {escape(args.gradebook)} "
-            f"(it has: {escape(', '.join(known) or 'nothing')})")
+        say(f"[red]error:[/red] no results for {safe(args.assignment)} in {safe(args.gradebook)} "
+            f"(it has: {safe(', '.join(known) or 'nothing')})")
         return 2
     out = Path(args.out)
     if args.format == "gradescope":
         written = gradescope.write_gradescope_results(entries, out)
-        say(f"wrote {len(written)} results.json under {escape(str(out))}/<student>/")
+        say(f"wrote {len(written)} results.json under {safe(out)}/<student>-<hash>/ (one folder per student, "
+            f"named by `safe_text.file_name`; {safe(out / gradescope.INDEX_NAME)} says whose each folder is)")
         return 0
     if args.format == "canvas":
         try:
@@ -113,17 +114,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             what = describe_file(args.roster)
             reason = str(exc) if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError) else \
                 f"{args.roster}: cannot be read as CSV ({exc})"
-            say(f"[red]error:[/red] --roster: {escape(reason)}; {escape(args.roster)} is {escape(what)}, not "
+            say(f"[red]error:[/red] --roster: {safe(reason)}; {safe(args.roster)} is {safe(what)}, not "
                 "a Canvas gradebook export (Grades > Export > CSV)")
             return 2
         text, warnings = exports.canvas_csv(entries, args.column or args.assignment, roster)
         for warning in warnings:
-            say(f"[yellow]warning:[/yellow] {escape(warning)}")
+            say(f"[yellow]warning:[/yellow] {safe(warning)}")
     else:
         text = exports.gradebook_csv(entries)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    say(f"wrote {escape(str(out))}: {len(entries)} student(s)")
+    say(f"wrote {safe(out)}: {len(entries)} student(s)")
     return 0
 
 
@@ -135,7 +136,7 @@ def cmd_override(args: argparse.Namespace) -> int:
         with Gradebook(args.gradebook, create=False) as gradebook:
             if args.remove:
                 removed = gradebook.remove_override(args.student, args.check, args.assignment)
-                say(f"override of {escape(args.check)} for {escape(args.student)} "
+                say(f"override of {safe(args.check)} for {safe(args.student)} "
                     + ("removed" if removed else "not found: nothing removed"))
                 return 0 if removed else 1
             if args.points is None:
@@ -144,9 +145,9 @@ def cmd_override(args: argparse.Namespace) -> int:
             override = gradebook.set_override(args.student, args.check, args.points, args.comment or "",
                                               args.assignment)
     except GradebookError as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+        say(f"[red]error:[/red] {safe(exc)}")
         return 2
-    say(f"{escape(override.student)} {escape(override.assignment)} {escape(override.check)}: "
+    say(f"{safe(override.student)} {safe(override.assignment)} {safe(override.check)}: "
         f"{override.points:g} point(s) (TA override; kept through regrades)")
     return 0
 
@@ -160,9 +161,9 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
         assignment = load_assignment(args.assignment, args.solutions)
         names = build_gradescope_zip(assignment, Path(args.out))
     except (SpecError, OSError) as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+        say(f"[red]error:[/red] {for_rich_markup(exc)}")
         return 2
-    say(f"wrote {escape(args.out)} ({len(names)} files): upload it as the autograder of a Gradescope "
+    say(f"wrote {safe(args.out)} ({len(names)} files): upload it as the autograder of a Gradescope "
         "programming assignment (Ubuntu 24.04 base image)")
     return 0
 
@@ -172,7 +173,7 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
 
     results = run_gradescope_submission(Path(args.assignment), Path(args.solutions) if args.solutions else None,
                                         Path(args.submission), Path(args.results))
-    print(f"score {results['score']:g}; wrote {args.results}")
+    print(f"score {results['score']:g}; wrote {for_terminal(args.results, one_line=True)}")
     return 0  # Gradescope reads results.json; a failure is reported there, not by the exit status
 
 
@@ -185,7 +186,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     console = make_console()
     if args.mode == "slurm":
-        console.print(escape(SLURM_TEMPLATE.format(python=_sys.executable)), soft_wrap=True)
+        console.print(for_rich_markup(SLURM_TEMPLATE.format(python=_sys.executable)), soft_wrap=True)
         return 0
     cluster = LocalCluster(workers=args.workers, port=args.port)
     stop = threading.Event()

@@ -1,13 +1,16 @@
-"""The course's commands: `release` (the gate), `check` (a student's public checks), `split` (authoring)."""
+"""The course's commands: `release` (the gate), `check` (a student's public checks), `split` (authoring).
+
+Paths, file names and notebook-derived text go through `safe` (one line) or `for_rich_markup`
+(text of several lines: a gate's problem, a spec's error) before rich prints them.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from rich.markup import escape
-
-from tensorgrade.cli.output import make_console, soft_printer
+from tensorgrade.cli.output import make_console, safe, soft_printer
+from tensorgrade.safe_text import for_rich_markup
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -20,21 +23,21 @@ def cmd_release(args: argparse.Namespace) -> int:
         return 2
     refused = 0
     for folder in args.assignments:
-        say(f"[bold]{escape(str(folder))}[/bold]: release gate ...")
+        say(f"[bold]{safe(folder)}[/bold]: release gate ...")
         report = release_assignment(folder, args.out, args.solutions, jobs=args.jobs)
         for stage in report.stages_passed:
-            say(f"  [green]passed[/green]  {stage}")
+            say(f"  [green]passed[/green]  {safe(stage)}")
         for problem in report.problems:
-            say(f"  [red]FAILED[/red]  {problem.stage}: {escape(problem.message)}")
+            say(f"  [red]FAILED[/red]  {safe(problem.stage)}: {for_rich_markup(problem.message)}")
         for stage in report.stages_not_run:
-            say(f"  [yellow]not run[/yellow] {stage}")
+            say(f"  [yellow]not run[/yellow] {safe(stage)}")
         for note in report.notes:
-            say(f"  [yellow]note:[/yellow] {escape(note)}")
+            say(f"  [yellow]note:[/yellow] {for_rich_markup(note)}")
         if report.ok:
-            say(f"  released to {escape(str(report.release_dir))} and {escape(str(report.zip_path))}\n")
+            say(f"  released to {safe(report.release_dir)} and {safe(report.zip_path)}\n")
         else:
             refused += 1
-            say(f"  [bold red]release refused: nothing was written for {report.assignment}[/bold red]\n")
+            say(f"  [bold red]release refused: nothing was written for {safe(report.assignment)}[/bold red]\n")
     return 1 if refused else 0
 
 
@@ -50,14 +53,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         problem = (missing_paths([args.notebook]) or [f"{args.notebook}: a folder, not a notebook"])[0]
         beside = notebook if notebook.is_dir() else notebook.parent
         notebooks = sorted(p.name for p in beside.glob("*.ipynb")) if beside.is_dir() else []
-        say(f"[red]error:[/red] {escape(problem)}" + (f"; the notebooks in {escape(str(beside))}: "
-                                                      f"{escape(', '.join(notebooks))}" if notebooks else ""))
+        say(f"[red]error:[/red] {safe(problem)}" + (f"; the notebooks in {safe(beside)}: "
+                                                    f"{safe(', '.join(notebooks))}" if notebooks else ""))
         return 2
     try:
         folder = Path(args.release) if args.release else find_release_folder(notebook)
         result, release = check_notebook(folder, notebook)
     except ReleaseError as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+        say(f"[red]error:[/red] {for_rich_markup(exc)}")
         return 2
     from tensorgrade.reports.render import write_student_report
     from tensorgrade.reports.terminal import print_terminal_report
@@ -71,14 +74,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         total = sum(c.points for c in release.assignment.checks)
         say(f"  public checks only: {len(hidden)} hidden check(s) worth {sum(c.points for c in hidden):g} point(s) "
             f"run when your submission is graded ("
-            + ", ".join(f"{escape(question)} {points:g}" for question, points in by_question.items())
+            + ", ".join(f"{safe(question)} {points:g}" for question, points in by_question.items())
             + f"): your grade is out of {total:g}.")
     if not args.no_html:
         try:
             page = write_student_report(result, release.assignment, notebook.resolve().parent)
-            say(f"  report: {escape(str(page))}")
+            say(f"  report: {safe(page)}")
         except OSError as exc:
-            say(f"  [yellow]note:[/yellow] the HTML report could not be written: {escape(str(exc))}")
+            say(f"  [yellow]note:[/yellow] the HTML report could not be written: {safe(exc)}")
     return 0 if result.status == "graded" else 1
 
 
@@ -90,14 +93,14 @@ def cmd_split(args: argparse.Namespace) -> int:
     try:
         outcome = split_notebook(args.source, args.id, root=args.root, version=args.version, force=args.force)
     except AuthoringError as exc:
-        say(f"[red]error:[/red] {escape(str(exc))}")
+        say(f"[red]error:[/red] {for_rich_markup(exc)}")
         return 2
-    say(f"wrote {escape(str(outcome.assignment_dir))} (template, spec, public checks) and "
-        f"{escape(str(outcome.solutions_dir))} (reference, hidden checks, secret seed)")
+    say(f"wrote {safe(outcome.assignment_dir)} (template, spec, public checks) and "
+        f"{safe(outcome.solutions_dir)} (reference, hidden checks, secret seed)")
     for check in outcome.checks:
-        say(f"  {check.id:<28} {check.points:g} point(s)  {check.visibility:<7} from test cell "
-            f"{escape(check.grade_id)}")
+        say(f"  {safe(check.id):<28} {check.points:g} point(s)  {safe(check.visibility):<7} from test cell "
+            f"{safe(check.grade_id)}")
     for note in outcome.notes:
-        say(f"  [yellow]note:[/yellow] {escape(note)}")
-    say(f"next: tensorgrade release {escape(str(outcome.assignment_dir))} --out release/")
+        say(f"  [yellow]note:[/yellow] {for_rich_markup(note)}")
+    say(f"next: tensorgrade release {safe(outcome.assignment_dir)} --out release/")
     return 0

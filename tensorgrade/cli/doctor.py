@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
 from rich.table import Table
 
-from tensorgrade.cli.output import make_console
+from tensorgrade.cli.output import make_console, safe
+from tensorgrade.safe_text import for_rich_markup
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_column("detail", overflow="fold")
     for name, layer in report.layers.items():
         state = "[green]active[/green]" if layer.active else "[red]MISSING[/red]"
-        table.add_row(name, state, LAYER_DESCRIPTIONS.get(name, ""), escape(layer.detail))
+        table.add_row(safe(name), state, safe(LAYER_DESCRIPTIONS.get(name, "")), safe(layer.detail))
     console.print(table)
     if report.missing:
         console.print(f"[yellow]{len(report.missing)} layer(s) missing: every result lists them in its "
@@ -40,12 +40,12 @@ def canary_works(console) -> bool:
     outcome = run_canary()
     for what, ok, problem in outcome.steps:
         mark = "[green]ok[/green]    " if ok else "[red]FAILED[/red]"
-        console.print(f"  {mark} {escape(what)}" + (f": {escape(problem)}" if problem else ""))
+        console.print(f"  {mark} {safe(what)}" + (f": {for_rich_markup(problem)}" if problem else ""))
     if outcome.works:
         console.print("[green]Grading works on this machine.[/green]")
         return True
     if outcome.problem:
-        console.print(f"  [red]{escape(outcome.problem)}[/red]")
+        console.print(f"  [red]{for_rich_markup(outcome.problem)}[/red]")
     console.print("[bold red]Grading would not work on this machine:[/bold red] every submission would be "
                   "recorded as a grader error (never a score) until the problem above is fixed.")
     return False

@@ -4,6 +4,10 @@ Every grading goes through `run_batch`: notebook files named on the command line
 like the students found in folders and zips.  What differs is what the TA sees: a class (folders,
 zips, a gradebook) gets the students found, a progress bar and a summary; notebook files alone get
 each submission's table, in the order given.
+
+What is printed of the students (names, files, folders, warnings naming them) goes through
+`safe_text.for_rich_markup`, one line each (`safe`): no escape sequence in a student's folder or
+file name reaches the TA's terminal.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 
-from tensorgrade.cli.output import ResultTables, make_console, print_result, soft_printer
+from tensorgrade.cli.output import ResultTables, make_console, print_result, safe, soft_printer
+from tensorgrade.safe_text import for_rich_markup
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -31,7 +35,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         assignment = load_assignment(args.assignment, args.solutions)
     except SpecError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {for_rich_markup(exc)}")
         return 2
     args.jobs = args.jobs or default_jobs()
     say = soft_printer(console)
@@ -39,7 +43,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     missing = missing_paths(args.submissions)
     if missing:
         for line in missing:
-            say(f"[red]error:[/red] {escape(line)}")
+            say(f"[red]error:[/red] {safe(line)}")
         say("nothing graded: name the submissions folders, zips or notebook files that exist")
         return 2
     with ExitStack() as stack:
@@ -47,18 +51,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
             found = find_submissions(args.submissions, stack, files_only=not class_view,
                                      notebook_name=assignment.notebook)
         except discovery.UnsafeArchive as exc:
-            say(f"[red]error:[/red] {escape(str(exc))}")
+            say(f"[red]error:[/red] {safe(exc)}")
             return 2
         if not found.submissions:
-            say(f"[red]error:[/red] no notebooks found in {escape(' '.join(args.submissions))}")
+            say(f"[red]error:[/red] no notebooks found in {safe(' '.join(args.submissions))}")
             return 2
         if class_view:
-            say(f"{len(found.submissions)} student(s) found (student ids from: {escape(found.layout)})")
+            say(f"{len(found.submissions)} student(s) found (student ids from: {safe(found.layout)})")
         for warning in found.warnings:
-            say(f"[yellow]warning:[/yellow] {escape(warning)}")
+            say(f"[yellow]warning:[/yellow] {safe(warning)}")
         if found.ignored:
             say(f"[dim]{len(found.ignored)} file(s) that are not notebooks ignored, e.g. "
-                f"{escape(found.ignored[0])}[/dim]")
+                f"{safe(found.ignored[0])}[/dim]")
         if args.dry_run:
             console.print(found_table(found))
             return 0
@@ -69,7 +73,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             try:  # a new file, or a gradebook: never a results file or a CSV given by mistake
                 gradebook = stack.enter_context(Gradebook(args.gradebook))
             except GradebookError as exc:
-                say(f"[red]error:[/red] {escape(str(exc))}")
+                say(f"[red]error:[/red] {safe(exc)}")
                 return 2
         if args.executor == "dask":
             from tensorgrade.classroom.cluster import DaskExecutor
@@ -92,15 +96,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 outcome = batch.run_batch(assignment, found.submissions, executor, gradebook=gradebook,
                                           force=args.force, listener=listener)
         except (ReferenceFailure, GraderEnvironmentError) as exc:
-            say(f"[red]error:[/red] {escape(str(exc))}")
+            say(f"[red]error:[/red] {for_rich_markup(exc)}")
             return 2
         if class_view:
             console.print(display.summary_table(outcome))
             say(display.outcome_line(outcome)
-                + (f"; gradebook {escape(str(args.gradebook))}" if args.gradebook else ""))
+                + (f"; gradebook {safe(args.gradebook)}" if args.gradebook else ""))
         if args.json:
             Path(args.json).write_text(json.dumps([item.result.to_json() for item in outcome.items], indent=1))
-            say(f"wrote {escape(args.json)}")
+            say(f"wrote {safe(args.json)}")
     return 0
 
 
@@ -168,6 +172,6 @@ def found_table(found) -> Table:
     for column in ("student", "file", "LMS id", "late"):
         table.add_column(column, overflow="fold")
     for submission in found.submissions:
-        table.add_row(escape(submission.student), escape(submission.label), submission.lms_id or "",
+        table.add_row(safe(submission.student), safe(submission.label), safe(submission.lms_id or ""),
                       "LATE" if submission.late else "")
     return table

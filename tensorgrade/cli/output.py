@@ -1,13 +1,27 @@
-"""What the commands print: the console, each submission's result table, and lines that never wrap."""
+"""What the commands print: the console, each submission's result table, and lines that never wrap.
+
+Everything from a submission (its path, messages, cell errors, integrity findings that name its
+threads) goes through `safe_text.for_rich_markup` before rich sees it: rich's markup escape alone
+lets escape sequences through (a retitled window, an OSC 52 clipboard write, a fake "10 / 10").
+A name, a path or a line of a table is one line (`safe`): a newline in it is written out.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from tensorgrade.safe_text import for_rich_markup
 
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
+
+
+def safe(text) -> str:
+    """A name, a path, a message or a line about them, for a rich markup string: one line (a newline
+    in it written out, so it cannot start a line that looks like the program's), nothing raw.
+    Text of several lines (a spec's error, a traceback) takes `for_rich_markup` itself."""
+    return for_rich_markup(text, one_line=True)
 
 
 def make_console() -> Console:
@@ -15,32 +29,36 @@ def make_console() -> Console:
 
 
 def print_result(console: Console, result) -> None:
-    title = f"{result.submission}  [{result.assignment} v{result.version}]"
+    title = safe(f"{result.submission}  [{result.assignment} v{result.version}]")
     if result.status != "graded":
-        console.print(f"[bold]{escape(title)}[/bold]\n  [red]{result.status.upper()}[/red]: {escape(str(result.error))}\n")
+        console.print(f"[bold]{title}[/bold]\n  [red]{safe(result.status.upper())}[/red]: "
+                      f"{safe(result.error)}\n")
         return
-    table = Table(title=escape(title), title_justify="left", show_lines=False)
+    table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("status")
     table.add_column("message", overflow="fold", max_width=90)
     for check in result.checks:
-        first_line = (check.message or "").strip().splitlines()[0] if check.message else ""
+        # the first line by "\n" alone: a CR (or \x1c-\x1e, U+2028) of the student's is written out,
+        # so a line it would overwrite stays visible
+        first_line = (check.message or "").strip().split("\n")[0]
         if check.diagnosis and check.diagnosis not in first_line:
             first_line = f"[{check.diagnosis}] {first_line}"
         style = STATUS_STYLE.get(check.status, "")
-        table.add_row(check.id, f"{check.points:g}/{check.max_points:g}", f"[{style}]{check.status}[/{style}]",
-                      escape(first_line))
+        table.add_row(safe(check.id), f"{check.points:g}/{check.max_points:g}",
+                      f"[{style}]{safe(check.status)}[/{style}]", safe(first_line))
     console.print(table)
     failing = [c for c in result.cells if c.status in ("error", "timeout")]
     for cell in failing:
-        first = (cell.error or "").strip().splitlines()[-1:] or [""]
-        console.print(f"  cell {cell.index}: [yellow]{cell.status}[/yellow] {escape(first[0])}")
+        first = (cell.error or "").strip().split("\n")[-1:]
+        console.print(f"  cell {cell.index}: [yellow]{safe(cell.status)}[/yellow] {safe(first[0])}")
     for finding in result.integrity:
-        console.print(f"  [bold red]integrity:[/bold red] {escape(finding)}")
+        console.print(f"  [bold red]integrity:[/bold red] {safe(finding)}")
     missing = [name for name, layer in result.isolation.items() if not layer.get("active")]
     if missing:
-        console.print(f"  [yellow]isolation layers missing:[/yellow] {', '.join(missing)} (see `tensorgrade doctor`)")
+        console.print(f"  [yellow]isolation layers missing:[/yellow] {safe(', '.join(missing))}"
+                      " (see `tensorgrade doctor`)")
     console.print(f"  [bold]total: {result.score:g} / {result.max_score:g}[/bold]   "
                   f"({result.timing.get('total', 0):.2f} s)\n")
 
