@@ -92,6 +92,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def readable(name: str) -> str:
+    """A name from the file system as text that every file, database and terminal can hold: bytes of
+    a file or folder name that are not UTF-8 (which Python keeps as lone surrogates, and SQLite,
+    a UTF-8 file or a terminal then refuses) written out as `\\xff`.  Student ids and labels are
+    made of it; the path itself is kept as it is, to open the file."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _ignored(relative: PurePosixPath) -> bool:
     return any(part in IGNORED_FOLDERS or part.startswith(".") for part in relative.parts)
 
@@ -144,28 +155,28 @@ def discover_folder(root: Path, label_prefix: str | None = None, notebook_name: 
         if not (link or path.is_file()) or _ignored(relative):
             continue
         if path.suffix != NOTEBOOK_SUFFIX:
-            ignored.append(f"{label_prefix}:{relative}" if label_prefix else str(path))
+            ignored.append(readable(f"{label_prefix}:{relative}" if label_prefix else str(path)))
             continue
         notebooks.append((path, relative, link))
     base = class_folder([relative for _, relative, _ in notebooks], notebook_name)
     for path, relative, link in notebooks:
-        label = f"{label_prefix}:{relative}" if label_prefix else str(path)
+        label = readable(f"{label_prefix}:{relative}" if label_prefix else str(path))
         relative = PurePosixPath(*relative.parts[len(base.parts):])
         mtime = path.lstat().st_mtime
         refused = ("a symbolic link, not a file: links in a submissions folder are not followed (they could point "
                    "to the grader's files or another student's work); submit the notebook itself") if link else None
         if len(relative.parts) > 1:
             layouts.add("one folder per student")
-            candidates.append(_Candidate(relative.parts[0], path, label, mtime, refused=refused))
+            candidates.append(_Candidate(readable(relative.parts[0]), path, label, mtime, refused=refused))
             continue
         canvas = CANVAS_NAME.match(path.name)
         if canvas:
             layouts.add("Canvas file names (name_[LATE_]userid_submissionid_file)")
-            candidates.append(_Candidate(canvas["name"], path, label, mtime, lms_id=canvas["user_id"],
+            candidates.append(_Candidate(readable(canvas["name"]), path, label, mtime, lms_id=canvas["user_id"],
                                          late=bool(canvas["late"]), refused=refused))
         else:
             layouts.add("one file per student (file name)")
-            candidates.append(_Candidate(path.stem, path, label, mtime, refused=refused))
+            candidates.append(_Candidate(readable(path.stem), path, label, mtime, refused=refused))
     _separate_namesakes(candidates)
     by_student: dict[str, list[_Candidate]] = {}
     for candidate in candidates:
@@ -371,5 +382,6 @@ def single_file(path: Path) -> Discovery:
     """A notebook named on the command line: its file name is the student."""
     path = Path(path)
     content_hash = sha256_file(path) if path.is_file() else ""
-    return Discovery([Submission(student=path.stem, path=path, label=str(path), content_hash=content_hash)],
+    return Discovery([Submission(student=readable(path.stem), path=path, label=readable(str(path)),
+                                 content_hash=content_hash)],
                      layout="the file names of the notebooks named")
