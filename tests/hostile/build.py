@@ -883,6 +883,20 @@ entry("output_flood", "a2_autograd", "correct", "harm", cells=[
     ("q1", "import os\nfor _ in range(200):\n    os.write(2, b'\\x1b[2J\\x00' * 50_000)"),
 ])
 
+entry("terminal_escapes", "a2_autograd", "correct", "harm", cells=[("q1", '''\
+# Escape sequences for whoever reads the results in a terminal, in printed output, an exception
+# and a thread's name: they reached the TA's terminal raw (tests/test_hostile_text.py).
+import threading
+import time
+
+CLIPBOARD = "\\x1b]52;c;ZWNobyBvd25lZA==\\x07"  # OSC 52: writes the TA's clipboard
+FAKE = "\\x1b[2J\\x1b[H\\x1b[32m  total: 10 / 10  \\x1b[0m"  # clears the screen, prints a fake score
+print(CLIPBOARD + FAKE + "\\x9b31m C1 CSI \\r overwritten")
+threading.Thread(target=lambda: time.sleep(10 ** 6), daemon=True,
+                 name="\\x1b]0;window title\\x07\\x9d0;c1 title\\x9c").start()
+raise RuntimeError("cell failed" + CLIPBOARD + FAKE + "\\r\\x1b[1A")
+''')])
+
 entry("huge_file", "a2_autograd", "correct", "harm", cells=[
     ("q1", "with open('big.bin', 'wb') as handle:\n    for _ in range(100):\n        handle.write(b'0' * 10_000_000)"),
 ])
