@@ -142,6 +142,24 @@ def test_hidden_threshold_and_reference_curve_stay_out_of_the_student_report(by_
     assert "22.5068" in ta_page and "data:image/png;base64," in ta_page and "math.isclose" not in ta_page
 
 
+def test_train_legendre_losses_are_per_step_and_say_steps(by_student, a2_assignment):
+    """a2's train_legendre returns a loss per step: its plot counts steps from 0, and says steps."""
+    from tensorgrade.reports.plots import loss_curve_figure
+
+    result = by_student["forgot_zero_grad"]
+    final = next(c for c in result.checks if c.id == "q3.final_loss")
+    ta_page = html.unescape(render_html(result, a2_assignment, ta=True))
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", ta_page[ta_page.index('id="check-q3.final_loss"'):],
+                        re.S).group(1)
+    assert caption.startswith("Your run: 2000 steps, final ") and "epoch" not in caption, caption
+    figure, _ = loss_curve_figure(final.details)
+    axis = figure.axes[0]
+    run = next(line for line in axis.lines if line.get_label() == "your run")
+    steps = list(run.get_xdata())  # up to where it reaches NaN/inf
+    assert steps == list(range(len(steps))) and len(steps) > 100 and axis.get_xlabel() == "step"
+    assert all(float(t).is_integer() for t in axis.get_xticks())
+
+
 def test_student_report_explains_the_diagnosis_and_shows_expected_versus_got(by_student, a2_assignment):
     result = by_student["backward_missing_factor"]
     page = html.unescape(render_html(result, a2_assignment))

@@ -123,6 +123,7 @@ def judge_decreasing(case):
                       f"({_rounded(measured)}, after 0 to {epochs} epochs): training diverged")
     ratio_max = THRESHOLDS["final_over_first_max"]
     details = {"curve": measured, "reference_curve": reference, "xlabel": "epochs of fit",
+               "x_unit": "epoch", "x_start": 0,  # measured after 0 (untrained) to `epochs` epochs
                "ylabel": "loss on the training rows (measured by the grader)", "threshold": measured[0] * ratio_max,
                "returned": s["losses"], "steps": s["steps"], "moved": s["moved"]}
     seen = (f"measured by the grader on the training rows after 0 to {len(measured) - 1} epochs: "

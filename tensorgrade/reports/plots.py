@@ -47,19 +47,53 @@ def _first_non_finite(values: list[float]) -> int | None:
     return next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
 
 
+def _series(details: dict) -> tuple[list[float] | None, list[float] | None]:
+    """(the student's curve, the reference's): `curve` and `reference_curve`, or a `curve` of
+    {"got": [...], "expected": [...]}."""
+    curve = details.get("curve")
+    if isinstance(curve, dict):
+        return _numbers(curve.get("got")), _numbers(curve.get("expected"))
+    return _numbers(curve), _numbers(details.get("reference_curve"))
+
+
+def x_axis(details: dict) -> tuple[str, int]:
+    """(unit, the x of the curve's first value): a check's `x_unit` ("step" or "epoch"; else
+    "epoch" when its `xlabel` speaks of epochs) and `x_start` (by default 1 for epochs, the first
+    epoch being epoch 1, and 0 for steps). A curve measured before training too says `x_start: 0`."""
+    unit = details.get("x_unit")
+    if unit not in ("step", "epoch"):
+        unit = "epoch" if "epoch" in str(details.get("xlabel") or "").lower() else "step"
+    start = details.get("x_start")
+    if isinstance(start, bool) or not isinstance(start, int) or abs(start) > 10**9:
+        start = 1 if unit == "epoch" else 0
+    return unit, start
+
+
+def span_text(unit: str, start: int, count: int) -> str:
+    """How a caption says what a curve covers: "2000 steps", "4 epochs", "after 0 to 4 epochs"."""
+    if unit == "epoch" and start == 0:
+        return f"after 0 to {count - 1} epochs"
+    if start == (1 if unit == "epoch" else 0):
+        return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{unit}s {start} to {start + count - 1}"
+
+
 def curve_summary(details: dict) -> dict | None:
-    """The numbers behind a training check's plot: final loss, threshold, where it diverged."""
-    curve = _numbers(details.get("curve"))
+    """The numbers behind a training check's plot: what it covers (steps or epochs), final loss,
+    threshold, where it diverged (`diverged_at`: the step or epoch, as the plot numbers them)."""
+    curve, reference = _series(details)
     if curve is None:
         return None
-    reference = _numbers(details.get("reference_curve"))
+    unit, start = x_axis(details)
     threshold = details.get("threshold")
     diverged = _first_non_finite(curve)
-    return {"steps": len(curve), "final": format_value(curve[-1]),
+    return {"unit": unit, "count": len(curve), "length": span_text(unit, start, len(curve)),
+            "final": format_value(curve[-1]),
             "best": format_value(min((v for v in curve if math.isfinite(v)), default=math.nan)),
             "threshold": format_value(threshold) if isinstance(threshold, (int, float)) else None,
             "reference_final": format_value(reference[-1]) if reference else None,
-            "diverged_at": diverged}
+            "diverged_at": None if diverged is None else start + diverged,
+            "diverged_label": None if diverged is None else f"{unit} {start + diverged}"}
 
 
 def _escape_mathtext(text: str) -> str:
@@ -90,18 +124,31 @@ def _moderate(values: list[float]) -> list[float]:
 
 def loss_curve_plot(details: dict) -> tuple[str, list[str]] | None:
     """A training check's curve against the reference (and its band, when given) and the threshold,
-    as (PNG data URI, notes for the caption).
+    as (PNG data URI, notes for the caption): `loss_curve_figure`, drawn."""
+    drawn = loss_curve_figure(details)
+    if drawn is None:
+        return None
+    figure, notes = drawn
+    return _png_data_uri(figure), notes
+
+
+def loss_curve_figure(details: dict):
+    """A training check's curve as (matplotlib Figure, notes for the caption), or None.
+
+    The x axis counts steps from 0 or epochs from 1 (`x_axis`: a curve measured before training too
+    starts at epoch 0), with whole-number ticks.
 
     Every number matplotlib is given is finite and inside one y range: a curve that blows up, or
     swings between +-1e308, is clipped to the range (its reference, threshold and start with a
     margin, else its own moderate values) and NaN/inf are left out as gaps; each note says what was
     clipped or left out, so the caption never hides it."""
-    curve = _numbers(details.get("curve"))
+    curve, reference = _series(details)
     if curve is None:
         return None
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    reference = _numbers(details.get("reference_curve"))
+    unit, start = x_axis(details)
     band = details.get("reference_band") or {}
     low, high = _numbers(band.get("low")) if isinstance(band, dict) else None, \
         _numbers(band.get("high")) if isinstance(band, dict) else None
@@ -115,13 +162,13 @@ def loss_curve_plot(details: dict) -> tuple[str, list[str]] | None:
     # Long runs are thinned to at most MAX_POINTS points per series (every k-th step, k >= 1).
     stride = max(1, math.ceil(max(len(s) for s in (curve, reference or [], low or [])) / MAX_POINTS))
     if stride > 1:
-        notes.append(f"every {stride}th step shown")
+        notes.append(f"every {stride}th {unit} shown")
 
     def thin(series: list[float] | None) -> tuple[list[int], list[float]] | None:
         if series is None:
             return None
-        steps = list(range(0, len(series), stride))
-        return steps, [series[i] for i in steps]
+        indices = list(range(0, len(series), stride))
+        return [start + i for i in indices], [series[i] for i in indices]
 
     diverged = _first_non_finite(curve)
     shown = curve[:diverged] if diverged is not None else curve
@@ -153,36 +200,41 @@ def loss_curve_plot(details: dict) -> tuple[str, list[str]] | None:
         ax.axhspan(bottom, threshold, color=GREEN, alpha=0.07, linewidth=0)
         ax.axhline(threshold, color=RED, linewidth=1.3, linestyle=":", label=f"threshold {format_value(threshold)}")
     steps, values = thin(shown)
-    ax.plot(steps, _clip(values, bottom, top), color=BLUE, linewidth=2.0, label="your run", zorder=3)
-    off = [(i, v) for i, v in enumerate(shown) if not bottom <= v <= top]
+    few = len(curve) <= 60  # epochs, or a short run: each value marked
+    ax.plot(steps, _clip(values, bottom, top), color=BLUE, linewidth=2.0, label="your run", zorder=3,
+            marker="o" if few else None, markersize=4)
+    off = [(start + i, v) for i, v in enumerate(shown) if not bottom <= v <= top]
     if off:
         ax.set_ylim(bottom, top)
         exit_step, first = off[0]
         edge = top if first > top else bottom
         least, most = format_value(min(v for _, v in off)), format_value(max(v for _, v in off))
-        ax.annotate(f"off the chart from step {exit_step} ({least} to {most})", xy=(exit_step, edge),
+        ax.annotate(f"off the chart from {unit} {exit_step} ({least} to {most})", xy=(exit_step, edge),
                     xytext=(14, -14 if edge == top else 14), textcoords="offset points", color=RED, fontsize=9,
                     fontweight="bold", arrowprops={"arrowstyle": "->", "color": RED})
-        notes.append(f"{len(off)} value(s) of your run, from step {exit_step} ({least} to {most}), are outside "
+        notes.append(f"{len(off)} value(s) of your run, from {unit} {exit_step} ({least} to {most}), are outside "
                      f"the chart's range {format_value(bottom)} to {format_value(top)} and drawn clipped at its edge")
     elif diverged is not None and shown:
         ax.plot([steps[-1]], [_clip(values, bottom, top)[-1]], marker="X", color=RED, markersize=9,
                 linestyle="none", zorder=4)
     if diverged is not None:
-        notes.append(f"your run is not drawn from step {diverged} on: it reaches NaN/inf there "
+        at = start + diverged
+        notes.append(f"your run is not drawn from {unit} {at} on: it reaches NaN/inf there "
                      f"({sum(1 for v in curve if not math.isfinite(v))} NaN/inf value(s) in all)")
-    if diverged is not None:
-        ax.axvline(diverged, color=RED, linewidth=1.0, alpha=0.6)
-        ax.text(diverged, 0.04, f"  NaN/inf from step {diverged}", transform=ax.get_xaxis_transform(),
+        ax.axvline(at, color=RED, linewidth=1.0, alpha=0.6)
+        ax.text(at, 0.04, f"  NaN/inf from {unit} {at}", transform=ax.get_xaxis_transform(),
                 color=RED, fontsize=9, fontweight="bold", ha="left", va="bottom")
-        ax.set_xlim(-0.02 * len(curve), len(curve) * 1.02)
-    ax.set_xlabel(_escape_mathtext(details.get("xlabel") or "step"))
+        ax.set_xlim(start - 0.02 * len(curve), start + len(curve) * 1.02)
+    # Steps and epochs are whole numbers: so are the ticks (epochs from 1, unless the curve starts
+    # before training).
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(_escape_mathtext(details.get("xlabel") or unit))
     ax.set_ylabel(_escape_mathtext(details.get("ylabel") or "loss"))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.grid(True, which="major", color="#e8eaed", linewidth=0.8)
     ax.legend(frameon=False, fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
-    return _png_data_uri(figure), notes
+    return figure, notes
 
 
 def histogram_plot(scores: list[float], max_score: float) -> str | None:

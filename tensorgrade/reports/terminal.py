@@ -97,13 +97,13 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
                 body.append(table)
             if check["curve"]:
                 c = check["curve"]
-                text = f"loss curve: {c['steps']} steps, final {c['final']}"
+                text = f"loss curve: {c['length']}, final {c['final']}"
                 if c["threshold"]:
                     text += f", threshold {c['threshold']}"
                 if c["reference_final"]:
                     text += f", reference final {c['reference_final']}"
                 if c["diverged_at"] is not None:
-                    text += f"; NaN/inf from step {c['diverged_at']}"
+                    text += f"; NaN/inf from {c['diverged_label']}"
                 body.append(Text(text, style="dim"))
             diagnosis = check["diagnosis"]
             if diagnosis:
