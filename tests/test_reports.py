@@ -411,6 +411,40 @@ def test_student_check_prints_rich_report_and_writes_html(a2_release_folder, tmp
         assert re.search(r'<span class="got">3</span><span class="of">/ 5</span>', proc.stdout)
 
 
+def test_student_check_report_shows_no_path_of_the_machine(a2_release_folder, tmp_path):
+    """`tensorgrade check` on a notebook whose cell prints where it runs and what it imports, then
+    opens a file by its absolute path: the terminal report and the HTML report name the notebook
+    from its own folder and show those paths relative (to where the notebook ran, to site-packages),
+    never /tmp/..., /work/..., /root/... or the grader's install paths."""
+    folder = a2_release_folder
+    released = nbformat.read(str(folder / "a2_autograd.ipynb"), as_version=4)
+    sample = nbformat.read(str(SAMPLES / "correct.ipynb"), as_version=4)
+    answers = {c.metadata["tensorgrade"]["question"]: c.source for c in sample.cells
+               if c.metadata.get("tensorgrade", {}).get("answer")}
+    for cell in released.cells:
+        marker = cell.metadata.get("tensorgrade", {})
+        if marker.get("answer"):
+            cell.source = answers[marker["question"]]
+    released.cells.append(nbformat.v4.new_code_cell(
+        'import os, sys\nprint("working in", os.getcwd())\nprint("python", sys.executable, "torch from", torch.__file__)\n'
+        'open(os.path.join(os.getcwd(), "legendre_points.csv"))'))
+    nbformat.write(released, str(folder / "where_am_i.ipynb"))
+    proc = subprocess.run([sys.executable, "-m", "tensorgrade", "check", "where_am_i.ipynb"], cwd=folder,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = html.unescape((folder / "where_am_i.report.html").read_text())
+    # The terminal's last line says where the report file is, on the student's own machine: theirs.
+    terminal = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("  report: "))
+    assert "total: 5 / 5" in terminal
+    forbidden = sorted({"/tmp/", "/work/", "/root/", str(folder), sys.prefix, sys.base_prefix, str(ROOT)})
+    for where, content in (("terminal", terminal), ("html", page)):
+        leaked = [path for path in forbidden if path in content]
+        assert not leaked, (where, leaked, [line for line in content.splitlines() if any(p in line for p in leaked)][:3])
+        assert "No such file or directory: 'legendre_points.csv'" in content, where
+    assert "<code>where_am_i.ipynb</code>" in page and "where_am_i.ipynb" in terminal.splitlines()[0]
+    assert "working in ." in page and "torch from site-packages/torch/__init__.py" in page
+
+
 def test_student_check_shows_escape_sequences_as_text(a2_release_folder):
     """`tensorgrade check` on a notebook whose cells print and raise terminal escape sequences (OSC
     52 clipboard writes, the window title, a screen clear and a fake score, C1 controls): none

@@ -39,6 +39,7 @@ from pathlib import Path
 from tensorgrade.classroom.exports import question_ids
 from tensorgrade.classroom.gradebook import GradebookEntry
 from tensorgrade.grading.results import CheckResult, SubmissionResult
+from tensorgrade.reports.paths import for_student
 from tensorgrade.safe_text import file_name, for_terminal
 
 GRADESCOPE_HIDDEN_VISIBILITY = "after_published"
@@ -73,7 +74,9 @@ def _test_entry(check: CheckResult, number: str) -> dict:
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
-    """One submission's Gradescope results.json."""
+    """One submission's Gradescope results.json: what a student reads, so without a path of the
+    grading machine (`reports.paths.for_student`: the sandbox's folder, the grader's install)."""
+    result = for_student(result)
     numbers: dict[str, int] = {}
     tests = []
     question_order = question_ids([result])

@@ -14,6 +14,7 @@ from tensorgrade.reports.diagnoses import explain
 from tensorgrade.reports.formatting import format_points
 from tensorgrade.reports.plots import histogram_plot
 from tensorgrade.reports.render import environment, failure_page, render_view, write_text
+from tensorgrade.reports.paths import class_root
 from tensorgrade.reports.view import check_spec, failure_reason, notebook_sources, report_view
 from tensorgrade.safe_text import file_name
 
@@ -155,7 +156,7 @@ REPORT_FILES = (("students", "students", ".html", "html", False, "report"),
 
 
 def _write_student(out: Path, name: str, student: str, result: SubmissionResult, assignment,
-                   written: dict, failures: list[dict]) -> None:
+                   written: dict, failures: list[dict], root: str | Path | None = None) -> None:
     """A student's three files. One that fails to render is replaced by a page that says so (with the
     reason in the TA view), and recorded in `failures`; it never stops the others, or the class."""
     link = f"ta/{name}.html"
@@ -167,7 +168,7 @@ def _write_student(out: Path, name: str, student: str, result: SubmissionResult,
     for key, folder, suffix, kind, ta, title in REPORT_FILES:
         path = out / folder / f"{name}{suffix}"
         try:
-            view = report_view(result, assignment, ta=ta, student=student, sources=sources)
+            view = report_view(result, assignment, ta=ta, student=student, sources=sources, root=root)
             if ta:
                 for problem in view["render_problems"]:
                     failures.append({"student": student, "what": f"{title}: {problem['what']}",
@@ -193,11 +194,17 @@ def _write_student(out: Path, name: str, student: str, result: SubmissionResult,
         written[key][student] = path
 
 
-def write_reports(entries: list[tuple[str, SubmissionResult]], assignment, out_dir: str | Path) -> dict:
+def write_reports(entries: list[tuple[str, SubmissionResult]], assignment, out_dir: str | Path,
+                  root: str | Path | None = None) -> dict:
     """Every student's report (HTML and Markdown under students/, the TA view under ta/) and the
     class dashboard (dashboard.html); returns the paths written, and under "failed" what could
     not be rendered ({student, what, reason, link}): a report or a part of one (a plot) that
-    fails is replaced or marked on the report, listed on the dashboard, and never stops the rest."""
+    fails is replaced or marked on the report, listed on the dashboard, and never stops the rest.
+
+    A student's report names their notebook relative to `root`, the submissions root (by default
+    the folder all the class's notebooks lie below), and shows no path of the grading machine."""
+    if root is None:
+        root = class_root(result.submission for _, result in entries)
     out = Path(out_dir)
     (out / "students").mkdir(parents=True, exist_ok=True)
     (out / "ta").mkdir(parents=True, exist_ok=True)
@@ -207,7 +214,7 @@ def write_reports(entries: list[tuple[str, SubmissionResult]], assignment, out_d
     written: dict[str, Any] = {"students": {}, "ta": {}, "markdown": {}, "failed": failures}
     for student, result in entries:
         name = names[student]
-        _write_student(out, name, student, result, assignment, written, failures)
+        _write_student(out, name, student, result, assignment, written, failures, root)
         links[student] = {"html": f"students/{name}.html", "md": f"students/{name}.md", "ta": f"ta/{name}.html"}
     # A result the dashboard cannot take (each tried alone, without the histogram) is left out of
     # its tables and listed as a failure, with the links to what was written for it.

@@ -17,6 +17,7 @@ from pathlib import Path
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.diagnoses import explain
 from tensorgrade.reports.formatting import format_points, format_value
+from tensorgrade.reports.paths import for_student
 from tensorgrade.reports.plots import curve_summary, loss_curve_plot
 from tensorgrade.safe_text import for_terminal
 
@@ -30,13 +31,12 @@ CELL_REFERENCE = re.compile(r"cell (\d+), line (\d+)")
 
 
 def notebook_sources(path: str | Path | None) -> dict[int, str]:
-    """The cells' sources of a notebook, by index among all its cells; {} when it cannot be read."""
+    """The cells' sources of a notebook, by index among all its cells; {} when it cannot be read.
+    `path` may be a zip member's label, `archive.zip:member` (what a class graded from a zip records)."""
     if not path:
         return {}
     try:
-        if Path(path).stat().st_size > 50_000_000:
-            return {}
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(_notebook_text(str(path)))
         cells = data["cells"]
         out = {}
         for index, cell in enumerate(cells):
@@ -45,6 +45,24 @@ def notebook_sources(path: str | Path | None) -> dict[int, str]:
         return out
     except Exception:
         return {}
+
+
+MAX_NOTEBOOK_BYTES = 50_000_000
+
+
+def _notebook_text(path: str) -> str:
+    if not Path(path).is_file() and ".zip:" in path:
+        import zipfile
+
+        archive, member = path.split(".zip:", 1)
+        with zipfile.ZipFile(archive + ".zip") as opened:
+            info = opened.getinfo(member)
+            if info.file_size > MAX_NOTEBOOK_BYTES:
+                raise ValueError("too large")
+            return opened.read(info).decode("utf-8")
+    if Path(path).stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError("too large")
+    return Path(path).read_text(encoding="utf-8")
 
 
 def _cell_view(index: int, line: int | None, sources: dict[int, str], context: int = 6) -> dict:
@@ -161,11 +179,15 @@ def check_spec(assignment, check_id: str):
 
 
 def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, student: str | None = None,
-                sources: dict[int, str] | None = None, plots: bool = True) -> dict:
+                sources: dict[int, str] | None = None, plots: bool = True, root: str | Path | None = None) -> dict:
     """Everything a report shows of one result. With `ta=False` (the student's report) hidden checks
-    are reduced to id, points and passed/failed, and integrity and isolation are left out."""
+    are reduced to id, points and passed/failed, integrity and isolation are left out, and no path
+    of the grading machine is shown (`paths.for_student`): the submission is named relative to
+    `root`, the submissions root (without one, the notebook's own folder)."""
     if sources is None:
         sources = notebook_sources(result.submission)
+    if not ta:
+        result = for_student(result, root)
     checks = [_check_view(c, assignment, ta, sources, plots) for c in result.checks]
     order = [q.id for q in getattr(assignment, "questions", None) or []]
     for check in result.checks:
