@@ -15,7 +15,7 @@ from tensorgrade.reports.formatting import format_points
 from tensorgrade.reports.plots import histogram_plot
 from tensorgrade.reports.render import environment, failure_page, render_view, write_text
 from tensorgrade.reports.paths import class_root
-from tensorgrade.reports.view import check_spec, failure_reason, notebook_sources, report_view
+from tensorgrade.reports.view import check_spec, failure_reason, main_failure, notebook_sources, report_view
 from tensorgrade.safe_text import file_name
 
 
@@ -59,6 +59,7 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
                           "points": format_points(reference.max_points), "passed": passed, "count": len(outcomes),
                           "rate": round(rate), "rate_class": "full" if rate >= 90 else ("good" if rate >= 60 else "low"),
                           "errors": statuses.get("error", 0), "timeouts": statuses.get("timeout", 0),
+                          "overridden": sum(1 for c in outcomes if _overridden(c)),
                           "mean_points": format_points(statistics.fmean(c.points for c in outcomes)),
                           "description": spec.description if spec is not None else "",
                           "top_diagnoses": [{"name": n, "count": k} for n, k in diagnoses.most_common(3)]})
@@ -74,15 +75,18 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
                        "checks": [{"id": c, "count": k} for c, k in counter.most_common()]})
     integrity = [{"student": s, "findings": list(r.integrity), "link": links.get(s, {}).get("ta")}
                  for s, r in entries if r.integrity]
-    problems = [{"student": s, "status": r.status, "reason": r.error or "", "link": links.get(s, {}).get("ta")}
-                for s, r in entries if r.status != "graded"]
+    # A crashed submission shows its main failure: one that could not be graded (invalid) or that the
+    # grader failed on (error), and a notebook whose cells failed or reached their time limit.
+    crashed = {s: main_failure(r) for s, r in entries}
+    problems = [{"student": s, "status": r.status, "reason": crashed[s] or r.error or "",
+                 "link": links.get(s, {}).get("ta")} for s, r in entries if r.status != "graded"]
     for student, result in graded:
-        stuck = [c for c in result.cells if c.status == "timeout"]
-        if stuck:
-            problems.append({"student": student, "status": "cell timeout",
-                             "reason": "; ".join(f"cell {c.index}: {_first_line(c.error) or 'time limit reached'}"
-                                                 for c in stuck),
-                             "link": links.get(student, {}).get("ta")})
+        stopped = [c for c in result.cells if c.status in ("error", "timeout")]
+        if stopped:
+            kinds = {c.status for c in stopped}
+            problems.append({"student": student,
+                             "status": "cell timeout" if kinds == {"timeout"} else "cell error",
+                             "reason": crashed[student], "link": links.get(student, {}).get("ta")})
     slowest = sorted(entries, key=lambda e: -float(e[1].timing.get("total", 0.0) or 0.0))[:10]
     slow_rows = [{"student": s, "total": f"{r.timing.get('total', 0.0):.2f}",
                   "execution": f"{r.timing.get('execution', 0.0):.2f}", "cells": f"{r.timing.get('cells', 0.0):.2f}",
@@ -97,6 +101,8 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
                          "max": format_points(result.max_score), "percent": round(percent),
                          "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
                          "diagnoses": diagnoses, "integrity": len(result.integrity),
+                         "failure": crashed[student],
+                         "overridden": [c.id for c in result.checks if _overridden(c)],
                          "links": {"html": None, "md": None, "ta": None, **links.get(student, {})}})
     failed_students = Counter(f["student"] for f in failures)
     for row in students:
@@ -120,11 +126,12 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
         "checks": per_check, "diagnoses": common, "integrity": integrity, "problems": problems,
         "slowest": slow_rows, "missing_layers": [{"layer": n, "count": k} for n, k in missing_layers.most_common()],
         "students": students,
+        "overrides": sum(len(row["overridden"]) for row in students),
     }
 
 
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[-1] if (text or "").strip() else ""
+def _overridden(check: CheckResult) -> bool:
+    return isinstance(check.details, dict) and isinstance(check.details.get("override"), dict)
 
 
 def render_dashboard(entries: list[tuple[str, SubmissionResult]], assignment=None,

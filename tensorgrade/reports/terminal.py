@@ -76,9 +76,15 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
             line.append(f"  {check['points'] + '/' + check['max_points']:>5}", style="dim")
             if check["hidden"]:
                 line.append("  hidden", style="dim italic")
+            if check["override"]:
+                override = check["override"]
+                line.append(f"  TA override (autograder: {override['autograder_points']})", style="bold yellow")
             if not check["redacted"] and check["summary"]:
                 line.append("  " + check["summary"], style="" if check["status"] != "passed" else "dim")
             console.print(line, soft_wrap=True, highlight=False)
+            if check["override"] and check["override"]["comment"]:
+                console.print(Padding(Text(f"TA: {check['override']['comment']}", style="yellow"), (0, 0, 0, 14),
+                                      expand=False), highlight=False)
             if check["redacted"] or check["status"] == "passed":
                 continue
             body = []
@@ -128,13 +134,41 @@ def print_terminal_report(console, result: SubmissionResult, assignment=None, *,
                                    theme="ansi_dark", background_color="default", word_wrap=True))
             if check["traceback"]:
                 body.append(Text(check["traceback"], style="yellow"))
+            failure = check["failure"]
+            if failure:
+                text = (("a cell failed while your notebook ran: " if failure["blocked"] else "your code raised in ")
+                        + f"{failure['title']}: failure {failure['number']}, below")
+                if failure["others"]:
+                    text += f" (it also broke {', '.join(failure['others'])})"
+                body.append(Text("→ " + text, style="bold"))
             for item in body:
                 console.print(Padding(item, (0, 0, 0, 14), expand=False), highlight=False)
-    for cell in view["cell_errors"]:
+    if view["failures"]:
         say("")
-        say(f"[bold yellow]cell {cell['index']}: {cell['status']}[/bold yellow] while your notebook ran")
-        console.print(Padding(Text(cell["error"] or cell["status"], style="yellow"), (0, 0, 0, 4), expand=False),
-                      highlight=False)
+        say("[bold]Where your code failed[/bold] [dim](each failure once; the checks above refer to it)[/dim]")
+    for failure in view["failures"]:
+        say("")
+        say(f"[bold yellow]failure {failure['number']}: {escape(failure['title'])}[/bold yellow]")
+        if failure["lines"]:
+            numbers = [row["number"] for row in failure["lines"]]
+            console.print(Padding(Syntax("\n".join(row["text"] for row in failure["lines"]), "python",
+                                         line_numbers=True, start_line=numbers[0],
+                                         highlight_lines={failure["line"]} if failure["line"] else set(),
+                                         theme="ansi_dark", background_color="default", word_wrap=True),
+                                  (0, 0, 0, 4), expand=False), highlight=False)
+        for entry in failure["tracebacks"]:
+            who = []
+            if entry["run"]:
+                who.append(f"while your notebook ran (cell {entry['run']['cell']} "
+                           + ("failed)" if entry["run"]["status"] == "error" else "reached its time limit)"))
+            if entry["checks"]:
+                who.append("when " + ", ".join(entry["checks"]) + " called your code")
+            console.print(Padding(Text("; ".join(who) + ":", style="dim"), (0, 0, 0, 4), expand=False),
+                          highlight=False)
+            console.print(Padding(Text(entry["text"], style="yellow"), (0, 0, 0, 4), expand=False), highlight=False)
+        if failure["blocked"]:
+            console.print(Padding(Text("checks that need what this cell defines: " + ", ".join(failure["blocked"]),
+                                       style="dim"), (0, 0, 0, 4), expand=False), highlight=False)
     if ta:
         for finding in view["integrity"]:
             say(f"  [bold red]integrity:[/bold red] {escape(finding)}")

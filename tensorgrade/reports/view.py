@@ -120,21 +120,60 @@ def _split_message(message: str) -> tuple[str, str, str]:
     return lines[0], rest, ""
 
 
+def autograder_status(check: CheckResult) -> str:
+    """The status the autograder gave a check: a TA's override changes its points and status, not
+    what the student's code did (an error stays a crash of theirs)."""
+    override = check.details.get("override") if isinstance(check.details, dict) else None
+    status = override.get("autograder_status") if isinstance(override, dict) else None
+    return status if status in ("passed", "failed", "error", "timeout") else check.status
+
+
+def autograder_message(check: CheckResult) -> str:
+    """The check's message as the autograder wrote it, without the "TA override: ..." line
+    `gradebook.apply_overrides` adds."""
+    message = check.message or ""
+    if isinstance(check.details, dict) and isinstance(check.details.get("override"), dict):
+        message = "\n".join(line for line in message.split("\n") if not line.startswith("TA override: "))
+    return message
+
+
+def _override_view(details: dict, redacted: bool) -> dict | None:
+    """A TA's override of a check (gradebook.apply_overrides puts it in details["override"]): the
+    points given, and the autograder's; the TA's comment where the check is not redacted."""
+    override = details.get("override") if isinstance(details, dict) else None
+    if not isinstance(override, dict):
+        return None
+
+    def points(value) -> str:
+        return format_points(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+    status = str(override.get("autograder_status") or "")
+    view = {"points": points(override.get("points")), "autograder_points": points(override.get("autograder_points")),
+            "autograder_status": ("passed" if status == "passed" else "failed") if redacted else status,
+            "comment": ""}
+    if not redacted:
+        view["comment"] = str(override.get("comment") or "")
+    return view
+
+
 def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str], plots: bool = True) -> dict:
     hidden = check.visibility == "hidden"
+    details = check.details or {}
     view = {"id": check.id, "question": check.question, "hidden": hidden,
             "points": format_points(check.points), "max_points": format_points(check.max_points),
-            "points_value": check.points, "max_value": check.max_points}
+            "points_value": check.points, "max_value": check.max_points, "failure": None}
     if hidden and not ta:
-        # Hidden checks: their id, points and passed/failed; never their message, details,
-        # diagnosis, description, inputs or expected values.
+        # Hidden checks: their id, points and passed/failed (and that a TA set their points); never
+        # their message, details, diagnosis, description, inputs or expected values.
         status = "passed" if check.status == "passed" else "failed"
-        return {**view, "status": status, "label": status, "redacted": True}
-    summary, more, traceback = _split_message(check.message)
+        return {**view, "status": status, "label": status, "redacted": True,
+                "override": _override_view(details, redacted=True)}
+    override = _override_view(details, redacted=False)
+    message = autograder_message(check)  # an override is said once, by its own line of the report
+    summary, more, traceback = _split_message(message)
     spec = check_spec(assignment, check.id)
-    details = check.details or {}
     cell = None
-    references = CELL_REFERENCE.findall(traceback or check.message or "") if check.status == "error" else []
+    references = CELL_REFERENCE.findall(traceback or message) if autograder_status(check) == "error" else []
     if references:
         index, line = references[-1]
         cell = _cell_view(int(index), int(line), sources)
@@ -148,7 +187,7 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
             if drawn is not None:
                 plot, plot_notes = drawn
     return {**view, "status": check.status, "label": STATUS_LABEL.get(check.status, check.status),
-            "redacted": False,
+            "redacted": False, "override": override,
             "description": spec.description if spec is not None else "",
             "summary": summary, "more": more, "traceback": traceback,
             "comparisons": _comparisons(details),
@@ -157,6 +196,122 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
             "plot": plot, "plot_notes": plot_notes, "plot_error": plot_error, "curve": curve_summary(details),
             "diagnosis": explain(check.diagnosis, assignment) if check.status != "passed" else None,
             "cell": cell}
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the student's code failed: each failing cell's listing and traceback once per report
+# ---------------------------------------------------------------------------------------------
+
+FAILED_CELL = re.compile(r"\bcell (\d+) failed: ")
+
+
+def _error_line(text: str) -> str:
+    """The exception's line of a traceback (the last line that is not the grader's hint)."""
+    lines = [line for line in (text or "").strip().split("\n") if line.strip()]
+    return next((line for line in reversed(lines) if not line.startswith("[grader]")), "")
+
+
+def _failures(checks: list[dict], cells, sources: dict[int, str]) -> list[dict]:
+    """The places the student's code failed, each once, with what hit it: the cells that failed
+    while the notebook ran, and the checks whose call into the student's code raised (grouped by the
+    cell and line the exception came from; each distinct traceback once, with the checks that got
+    it). Each check view that one broke gets `failure` (its id, number, title and the other checks),
+    and its own listing and traceback are dropped: the report shows them once, under the failure."""
+    groups: dict[tuple[int, int | None], dict] = {}
+
+    def group(index: int, line: int | None) -> dict:
+        if (index, line) not in groups:
+            groups[(index, line)] = {**_cell_view(index, line, sources), "tracebacks": [], "blocked": [],
+                                     "error": "", "checks": []}
+        return groups[(index, line)]
+
+    def traceback_of(found: dict, text: str) -> dict:
+        for entry in found["tracebacks"]:
+            if entry["text"] == text:
+                return entry
+        entry = {"text": text, "checks": [], "run": None}
+        found["tracebacks"].append(entry)
+        found["error"] = found["error"] or _error_line(text)
+        return entry
+
+    by_run_cell: dict[int, dict] = {}
+    for cell in cells:
+        if cell.status not in ("error", "timeout"):
+            continue
+        error = (cell.error or "").strip("\n")
+        references = CELL_REFERENCE.findall(error)
+        index, line = (int(references[-1][0]), int(references[-1][1])) if references else (cell.index, None)
+        found = group(index, line)
+        entry = traceback_of(found, error or cell.status)
+        entry["run"] = {"cell": cell.index, "status": cell.status, "output": _tail(cell.output or "", 1500)}
+        by_run_cell[cell.index] = found
+    referenced: list[tuple[dict, dict]] = []
+    for check in checks:
+        if check["redacted"]:
+            continue
+        if check.get("cell") is not None:
+            found = group(check["cell"]["index"], check["cell"]["line"])
+            entry = traceback_of(found, check["traceback"] or check["summary"])
+            entry["checks"].append(check["id"])
+            check["cell"], check["traceback"] = None, ""
+            referenced.append((check, found))
+        elif check["status"] != "passed":
+            failed = [int(n) for n in FAILED_CELL.findall(check["summary"] + "\n" + check["more"])]
+            found = next((by_run_cell[n] for n in failed if n in by_run_cell), None)
+            if found is not None:
+                found["blocked"].append(check["id"])
+                referenced.append((check, found))
+    ordered = sorted(groups.values(), key=lambda g: (g["index"], g["line"] or 0))
+    for number, found in enumerate(ordered, 1):
+        found["number"], found["id"] = number, f"failure-{number}"
+        found["title"] = f"cell {found['index']}" + (f", line {found['line']}" if found["line"] else "")
+        found["checks"] = [c for entry in found["tracebacks"] for c in entry["checks"]] + found["blocked"]
+        found["run"] = any(entry["run"] for entry in found["tracebacks"])
+    for check, found in referenced:
+        check["failure"] = {"id": found["id"], "number": found["number"], "title": found["title"],
+                            "others": [c for c in found["checks"] if c != check["id"]],
+                            "blocked": check["id"] in found["blocked"]}
+    return ordered
+
+
+def main_failure(result: SubmissionResult) -> str | None:
+    """A crashed submission's main failure, in a line (for the dashboard): why it could not be
+    graded, or the first cell that failed while it ran, or the error most of its checks got when
+    they called the student's code; None when nothing crashed."""
+    if result.status != "graded":
+        lines = [line.strip() for line in (result.error or result.status).strip().split("\n") if line.strip()]
+        text = lines[0] if lines else result.status
+        if len(lines) > 1 and lines[0].startswith("Traceback"):
+            text = _error_line(result.error or "")
+        return _cut(text)
+    stopped = [cell for cell in result.cells if cell.status in ("error", "timeout")]
+    if stopped:
+        first = stopped[0]
+        what = "failed" if first.status == "error" else "reached its time limit"
+        text = f"cell {first.index} {what} while the notebook ran"
+        error = _error_line(first.error or "")
+        if error and first.status == "error":
+            text += f": {error}"
+        if len(stopped) > 1:
+            text += f" (and {len(stopped) - 1} more cell{'s' if len(stopped) > 2 else ''})"
+        return _cut(text)
+    raised: dict[tuple[str, str], int] = {}
+    for check in result.checks:
+        if autograder_status(check) != "error" or check.diagnosis == "not-implemented":
+            continue
+        message = autograder_message(check)
+        references = CELL_REFERENCE.findall(message)
+        where = f"cell {references[-1][0]}, line {references[-1][1]}" if references else ""
+        key = (where, _error_line(message))
+        raised[key] = raised.get(key, 0) + 1
+    if not raised:
+        return None
+    (where, error), count = max(raised.items(), key=lambda kv: kv[1])
+    return _cut(f"{count} check{'s' if count != 1 else ''} raised {error}" + (f" ({where})" if where else ""))
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def failure_reason(exc: BaseException, limit: int = 500) -> str:
@@ -216,14 +371,7 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         if check.get("diagnosis"):
             entry = diagnoses.setdefault(check["diagnosis"]["name"], {**check["diagnosis"], "checks": []})
             entry["checks"].append(check["id"])
-    cell_errors = []
-    for cell in result.cells:
-        if cell.status in ("error", "timeout"):
-            references = CELL_REFERENCE.findall(cell.error or "")
-            line = int(references[-1][1]) if references and int(references[-1][0]) == cell.index else None
-            cell_errors.append({**_cell_view(cell.index, line, sources), "status": cell.status,
-                                "error": (cell.error or "").strip("\n"),
-                                "output": _tail(cell.output or "", 1500)})
+    failures = _failures(checks, result.cells, sources)
     max_score = result.max_score or sum(c.max_points for c in result.checks)
     percent = 100.0 * result.score / max_score if max_score else 0.0
     view = {
@@ -239,7 +387,8 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         "percent": round(percent), "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
         "questions": questions,
         "diagnoses": list(diagnoses.values()),
-        "cell_errors": cell_errors,
+        "failures": failures,
+        "overridden": [c["id"] for c in checks if c.get("override")],
         "passed": sum(1 for c in checks if c["status"] == "passed"),
         "check_count": len(checks),
         "hidden_count": sum(1 for c in checks if c["hidden"]),
