@@ -2,6 +2,7 @@
 
     diagnoses   course content: each known mistake explained, with its lecture idea
     formatting  how values, points and file names are written
+    paths       paths as a student sees them: relative, never the grading machine's own
     plots       loss curves and the score histogram as inline PNGs (matplotlib)
     view        the view model of one result: the only thing a report shows
     render      the Jinja2 templates: HTML and Markdown reports, written to a file
