@@ -391,3 +391,15 @@ def test_browser_dashboard_chips_wrap_inside_their_cards(a4_class, a4_assignment
         png = shots / f"dashboard-chips-{width}.png"
         run_chromium(tmp_path, f"--window-size={width},9000", f"--screenshot={png}", page.as_uri())
         assert png.is_file()
+
+
+def test_student_paths_of_odd_names_never_fail(a4_class):
+    """A name with a NUL byte or a non-UTF-8 byte (written out as a lone surrogate) still gets a
+    relative name: never an exception, never the grader's folder."""
+    from tensorgrade.reports.paths import class_root, for_student
+
+    result = copy.deepcopy(a4_class["entries"]["erin"])
+    for odd in ("/tmp/cla\x00ss/erin/a4.ipynb", "/tmp/class/bad\udcffname/a4.ipynb"):
+        result.submission, result.error = odd, f"{odd}: not valid notebook JSON"
+        shown = for_student(result, class_root([odd, "/tmp/class/bob/a4.ipynb"]))
+        assert "/tmp" not in shown.submission + shown.error and shown.error.endswith("a4.ipynb: not valid notebook JSON")

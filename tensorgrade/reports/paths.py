@@ -78,7 +78,7 @@ def shown_submission(submission: str | None, root: str | Path | None = None) -> 
     if root:
         try:
             return Path(text).resolve().relative_to(Path(root).resolve()).as_posix()
-        except (ValueError, OSError):
+        except Exception:  # noqa: BLE001 (not below it; a NUL byte, a symlink loop)
             pass
     return PurePosixPath(text.replace("\\", "/")).name or text
 
@@ -86,12 +86,12 @@ def shown_submission(submission: str | None, root: str | Path | None = None) -> 
 def class_root(submissions: Iterable[str | None]) -> str | None:
     """The submissions root of a class: the folder every (non-zip) submission lies below, as deep as
     they agree; None when they share none (or all are zip members, already relative)."""
-    folders = [str(Path(s).resolve().parent) for s in submissions if s and ".zip:" not in str(s)]
-    if not folders:
-        return None
     try:
-        common = os.path.commonpath(folders)
-    except ValueError:
+        folders = [str(Path(s).resolve().parent) for s in submissions if s and ".zip:" not in str(s)]
+        common = os.path.commonpath(folders) if folders else None
+    except Exception:  # noqa: BLE001 (a name with a NUL byte, a symlink loop: no root, file names only)
+        return None
+    if common is None:
         return None
     return common if common.strip("/") else None
 
@@ -114,10 +114,15 @@ class PathScrubber:
                 resolved = str(Path(str(submission)).resolve())
                 if resolved != str(submission) and ".zip:" not in str(submission):
                     self.pairs.append((resolved, shown))
-            except OSError:
+            except Exception:  # noqa: BLE001 (a NUL byte, a symlink loop)
                 pass
         if root:
-            for form in {str(root).rstrip("/"), str(Path(root).resolve())}:
+            forms = {str(root).rstrip("/")}
+            try:
+                forms.add(str(Path(root).resolve()))
+            except Exception:  # noqa: BLE001
+                pass
+            for form in forms:
                 if form.strip("/"):
                     self.pairs.append((form + "/", ""))
         self.pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
