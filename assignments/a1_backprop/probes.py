@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from tensorgrade.checking.inside.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need, plain_number
 
 FORBIDDEN = ("torch", "jax", "autograd", "tensorflow")
 
@@ -58,7 +58,8 @@ def poly_loss(ns, inputs):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         return {"loss": None, "grads": None, "result_kind": describe_value(result), "forbidden": forbidden.calls}
     loss, grads = result
-    return {"loss": loss if type(loss) is float else None, "loss_kind": describe_value(loss),
+    # a Python float, or NumPy's own float64 (np.sum returns one), as a Python float
+    return {"loss": plain_number(loss, float), "loss_kind": describe_value(loss),
             "grads": grads, "grads_kind": describe_value(grads), "forbidden": forbidden.calls}
 
 

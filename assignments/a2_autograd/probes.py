@@ -2,7 +2,8 @@
 
 import torch
 
-from tensorgrade.checking.inside.probing import describe_value, genuine, need, need_subclass, registered_parameters
+from tensorgrade.checking.inside.probing import (describe_value, genuine, need, need_subclass, plain_number,
+                                                 registered_parameters)
 
 TensorBase = torch._C.TensorBase
 
@@ -54,11 +55,13 @@ def train_short(ns, inputs):
     x = torch.as_tensor(inputs["x"])
     y = torch.as_tensor(inputs["y"])
     params, losses = train_legendre(x, y, steps=inputs["steps"], learning_rate=inputs["learning_rate"])
+    # Python floats and NumPy's float scalars as Python floats; anything else (a tensor, a float subclass)
+    # is None beside its type, which the judge names.
     return {
         "params_kind": describe_value(params),
-        "params": {k: float(v) for k, v in params.items()} if isinstance(params, dict) else None,
+        "params": {str(k): plain_number(v) for k, v in params.items()} if isinstance(params, dict) else None,
         "param_types": {str(k): type(v).__name__ for k, v in params.items()} if isinstance(params, dict) else None,
         "losses_kind": describe_value(losses),
-        "losses": [float(v) for v in losses] if isinstance(losses, (list, tuple)) else None,
+        "losses": [plain_number(v) for v in losses] if isinstance(losses, (list, tuple)) else None,
         "loss_types": sorted({type(v).__name__ for v in losses}) if isinstance(losses, (list, tuple)) else None,
     }

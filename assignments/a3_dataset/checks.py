@@ -37,11 +37,12 @@ def _is_one_hot(target, label):
 
 def judge_label(got, expected, where):
     got_type, want_type = got["label_kind"]["type"], expected["label_kind"]["type"]
-    if got_type != want_type:
-        if want_type == "builtins.int":
+    if want_type == "builtins.int":
+        if got["label"] is None:  # the probe's `label` is set for a Python int and NumPy's integer scalars only
             value = f" ({got['label_value']})" if got["label_value"] is not None else ""
             return failed(f"{where}: label should be a Python int, but it is {got_type}{value}: convert it with "
                           "int(...)", diagnosis="label-not-int")
+    elif got_type != want_type:
         return failed(f"{where}: label should be {want_type}, but it is {got_type}")
     if got["label_value"] != expected["label_value"]:
         return failed(f"{where}: label {got['label_value']}, expected {expected['label_value']} (the first value "

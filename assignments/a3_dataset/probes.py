@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from tensorgrade.checking.inside.probing import describe_value, need, need_subclass
+from tensorgrade.checking.inside.probing import describe_value, need, need_subclass, plain_number
 
 SHIPPED_CSV = os.path.join("data", "mnist_train.csv")
 
@@ -75,7 +75,8 @@ def _item(item):
     if not isinstance(item, (tuple, list)) or len(item) != 3:
         return {"kind": describe_value(item), "length": len(item) if isinstance(item, (tuple, list)) else None}
     label, image, target = item
-    return {"label": label if type(label) is int else None, "label_kind": describe_value(label),
+    # a Python int, or NumPy's own int64 & co. (pandas' .iloc gives one), as a Python int
+    return {"label": plain_number(label, int), "label_kind": describe_value(label),
             "label_value": _label_value(label),
             "image": image if type(image) is torch.Tensor else None, "image_kind": describe_value(image),
             "target": target if type(target) is torch.Tensor else None, "target_kind": describe_value(target)}

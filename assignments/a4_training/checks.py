@@ -280,7 +280,7 @@ def judge_fit_losses(case):
     problem = fit_curve_problem(case)
     if problem is not None:
         return problem
-    if s["types"] != ["float"]:
+    if not s["all_floats"]:
         tensor = "Tensor" in s["types"]
         return failed(f"fit's losses should be Python floats, but they are {s['types']}"
                       + ("; return train_one_epoch's mean loss as a float (add up loss.item())" if tensor

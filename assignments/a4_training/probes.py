@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from tensorgrade.checking.inside.probing import describe_value, need, registered_parameters
+from tensorgrade.checking.inside.probing import describe_value, need, plain_number, registered_parameters
 
 SIMULATED_DEVICE = "gpu"
+TensorBase = torch._C.TensorBase
 
 
 class ProbeNet(nn.Module):
@@ -122,13 +123,21 @@ def _first_mismatch(calls, fields, device):
 
 
 def number(value):
-    """A float for whatever train_one_epoch returned (float, NumPy scalar, 0-dim tensor), else None."""
-    try:
-        if isinstance(value, torch.Tensor):
-            return float(value.detach().cpu().reshape(-1)[0]) if value.numel() == 1 else None
-        return float(value)
-    except Exception:
-        return None
+    """A float for what train_one_epoch returned when it is one number: a Python float or a NumPy
+    float scalar (`plain_number`), else a one-element tensor (also one on the simulated device), read
+    with torch's own methods, not any a subclass defines (the judge still names its type); else None:
+    a float subclass may convert to anything."""
+    result = plain_number(value, float)
+    if result is None and isinstance(value, torch.Tensor):
+        with torch._C.DisableTorchFunctionSubclass():
+            if TensorBase.numel(value) == 1:
+                result = float(TensorBase.item(TensorBase.detach(value)))
+    return result
+
+
+def is_float(value):
+    """What the contract calls a Python float: one, or NumPy's float64/float32 (np.mean returns one)."""
+    return plain_number(value, float) is not None
 
 
 def parameters_of(model):
@@ -219,7 +228,7 @@ def one_epoch(ns, inputs):
     optimizer = torch.optim.SGD(model.parameters(), lr=float(inputs["lr"]))
     with Devices(inputs).on_cpu():
         result = train_one_epoch(model, loader_from(inputs), RecordingLoss(), optimizer, torch.device("cpu"))
-    return {"kind": describe_value(result), "is_float": type(result) is float, "value": number(result),
+    return {"kind": describe_value(result), "is_float": is_float(result), "value": number(result),
             "requires_grad": bool(getattr(result, "requires_grad", False)),
             "batches": -(-len(inputs["labels"]) // int(inputs["batch_size"])),
             "forward_passes": len(model.calls), "parameters": parameters_of(model)}
@@ -352,6 +361,7 @@ def fit_losses(ns, inputs):
     is_list = isinstance(losses, (list, tuple))
     return {"kind": describe_value(losses), "is_list": is_list,
             "types": sorted({type(v).__name__ for v in losses}) if is_list else None,
+            "all_floats": all(is_float(v) for v in losses) if is_list else None,
             "losses": [number(v) for v in losses] if is_list else None,
             "measured": [measured[count][0] for count in range(epochs + 1)],
             "measure_problem": next((measured[c][1] for c in range(epochs + 1) if measured[c][1]), None),

@@ -23,9 +23,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._pytree import tree_flatten
 
-from tensorgrade.checking.inside.probing import describe_value, need
+from tensorgrade.checking.inside.probing import describe_value, need, plain_number
 
 MISMATCH = "Expected all tensors to be on the same device"
+TensorBase = torch._C.TensorBase
 CELL_FILE_PREFIX = "<ipython-input-"
 OPERATORS = {"__eq__": "==", "__ne__": "!=", "__add__": "+", "__radd__": "+", "__iadd__": "+=",
              "__sub__": "-", "__rsub__": "-", "__isub__": "-=", "__mul__": "*", "__rmul__": "*",
@@ -72,17 +73,27 @@ def reseed(seed):
 
 
 def number(value):
-    """What a function meant to return a float gave back: its value (if it is one number) and kind."""
+    """What a function meant to return a float gave back: its value (if it is one number) and kind.
+
+    A number is a Python float or int, or a NumPy float scalar (`plain_number`: np.mean returns
+    one), converted by Python's or NumPy's own conversion; a one-element tensor (also one on the
+    simulated device) has its value read with torch's own methods, for the message that names its
+    type; NumPy integers too.  Anything else, a subclass of float or int included (it may convert to
+    anything), has no value."""
     kind = describe_value(value)
-    result = None
-    if isinstance(value, (bool, np.bool_)):
-        result = None
-    elif isinstance(value, (int, float, np.integer, np.floating)):
+    result = plain_number(value, float)
+    if result is None and type(value) is int:
         result = float(value)
-    elif isinstance(value, torch.Tensor) and value.numel() == 1:
-        result = float(value.detach().reshape(()).item())
-    return {"value": result, "kind": kind,
-            "is_number": type(value) in (float, int) or type(value) in (np.float64, np.float32)}
+    is_number = result is not None
+    if result is None:
+        integer = plain_number(value, int)
+        if integer is not None:
+            result = float(integer)
+        elif isinstance(value, torch.Tensor):
+            with torch._C.DisableTorchFunctionSubclass():
+                if TensorBase.numel(value) == 1:
+                    result = float(TensorBase.item(TensorBase.detach(value)))
+    return {"value": result, "kind": kind, "is_number": is_number}
 
 
 # --- models the probes evaluate -------------------------------------------------------------------

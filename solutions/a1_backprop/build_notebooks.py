@@ -247,6 +247,40 @@ def poly_loss_and_grads(x, y, coeffs):
     loss.backward()
     return loss.item(), c.grad.numpy()"""
 
+TUTORIAL_Q2 = """def poly_loss_and_grads(x, y, coeffs):
+    a, b, c, d = coeffs
+    # Forward pass: compute predicted y
+    # y = a + b x + c x^2 + d x^3
+    y_pred = a + b * x + c * x ** 2 + d * x ** 3
+
+    # Compute loss
+    loss = np.square(y_pred - y).sum()
+
+    # Backprop to compute gradients of a, b, c, d with respect to loss
+    grad_y_pred = 2.0 * (y_pred - y)
+    grad_a = grad_y_pred.sum()
+    grad_b = (grad_y_pred * x).sum()
+    grad_c = (grad_y_pred * x ** 2).sum()
+    grad_d = (grad_y_pred * x ** 3).sum()
+    return loss, np.array([grad_a, grad_b, grad_c, grad_d])"""
+
+TUTORIAL_Q3 = """def fit_poly(x, y, coeffs0, learning_rate=1e-6, steps=2000):
+    # Randomly initialize weights (here: the given start)
+    a, b, c, d = coeffs0
+    for t in range(steps):
+        loss, (grad_a, grad_b, grad_c, grad_d) = poly_loss_and_grads(x, y, np.array([a, b, c, d]))
+        if t % 500 == 499:
+            print(t, loss)
+
+        # Update weights
+        a -= learning_rate * grad_a
+        b -= learning_rate * grad_b
+        c -= learning_rate * grad_c
+        d -= learning_rate * grad_d
+
+    print(f'Result: y = {a} + {b} x + {c} x^2 + {d} x^3')
+    return np.array([a, b, c, d])"""
+
 SAMPLES = {
     "correct": SOLUTION,
     "correct_alt": CORRECT_ALT,
@@ -280,7 +314,16 @@ SAMPLES = {
     grad_w = w
     grad_z = np.ones_like(z)
     return grad_x, grad_w, grad_z"""),
+    # np.sum returns a numpy.float64: the exact NumPy scalar types count as Python floats (COURSE.md)
     "loss_numpy_scalar": solution(q2=edit(Q2_SOLUTION, "return float(loss), grads", "return loss, grads")),
+    # ... but a 0-d array is not a float, nor is a float subclass of the submission's, which may convert to anything
+    "loss_zero_d_array": solution(q2=edit(Q2_SOLUTION, "return float(loss), grads", "return np.asarray(loss), grads")),
+    "loss_float_subclass": solution(q2=edit(Q2_SOLUTION, "return float(loss), grads", """class Loss(float):
+        pass
+    return Loss(loss), grads""")),
+    # Real code: the PyTorch tutorial's warm-up (polynomial_numpy.py, "Learning PyTorch with Examples")
+    # with a thin adapter to the course's names; its loss is np.square(...).sum(), a numpy.float64.
+    "tutorial_numpy": solution(q2=TUTORIAL_Q2, q3=TUTORIAL_Q3),
     "crashing": solution(q2=edit(Q2_SOLUTION, "(grad_y_pred * x ** 3).sum(),", "(grad_y_pred * x ** 3).sum(1),")),
     "stub_left": solution(q3=Q3_STUB),
 }

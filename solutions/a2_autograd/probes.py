@@ -2,7 +2,7 @@
 
 import torch
 
-from tensorgrade.checking.inside.probing import genuine, need, need_subclass
+from tensorgrade.checking.inside.probing import genuine, need, need_subclass, plain_number
 
 
 def _jacobians(fn, x):
@@ -77,7 +77,17 @@ def train_full(ns, inputs):
     train_legendre = need(ns, "train_legendre")
     params, losses = train_legendre(torch.as_tensor(inputs["x"]), torch.as_tensor(inputs["y"]),
                                     steps=inputs["steps"], learning_rate=inputs["learning_rate"])
-    # Values as returned, their exact types beside them: a float subclass may convert to anything.
-    return {"losses": [float(v) for v in losses], "params": {str(k): float(v) for k, v in params.items()},
+    # Python floats and NumPy's float scalars as Python floats, their exact types beside them; anything else
+    # is None (a float subclass may convert to anything), except that a loss curve of one-element tensors
+    # is still drawn (torch's own .item()): the losses are plotted, never judged here.
+    return {"losses": [_curve_value(v) for v in losses],
+            "params": {str(k): plain_number(v) for k, v in params.items()},
             "loss_types": sorted({type(v).__name__ for v in losses}),
             "param_types": {str(k): type(v).__name__ for k, v in params.items()}}
+
+
+def _curve_value(value):
+    number = plain_number(value)
+    if number is None and type(value) is torch.Tensor and value.numel() == 1:
+        number = float(value.detach().reshape(()).item())
+    return number

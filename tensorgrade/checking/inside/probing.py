@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 class NotDefined(Exception):
     """A name the check needs is missing from the submission."""
@@ -48,6 +50,40 @@ def describe_value(value: Any) -> dict:
             except Exception:
                 pass
     return info
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers a contract calls a Python float or int
+# ---------------------------------------------------------------------------------------------
+
+# The exact NumPy scalar types (COURSE.md, "Numbers and variables"): `np.sum` returns a numpy.float64, a
+# label read from an array is a numpy.int64.  Their conversion is NumPy's own, which no submission can
+# change (a C type's methods cannot be replaced); a subclass of float or int defined by the submission
+# may convert to anything, so it is not one of them (nor is numpy.bool_, nor numpy.timedelta64).
+NUMPY_FLOATS = frozenset({np.float16, np.float32, np.float64, np.longdouble})
+NUMPY_INTS = frozenset({np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+                        np.intc, np.uintc, np.longlong, np.ulonglong})
+
+
+def plain_number(value: Any, kind: type = float) -> float | int | None:
+    """`value` as a Python `kind` (float or int) when the contract's type is what it is: exactly a
+    Python `kind`, or exactly one of NumPy's scalar types of that kind (converted here, by NumPy's
+    own conversion); None for anything else (a tensor, an array, a bool, a subclass of float or int,
+    a float where an int is wanted), which the judge reports by its type (`describe_value`)."""
+    exact = type(value)
+    if kind is float:
+        if exact is float:
+            return value
+        if exact in NUMPY_FLOATS:
+            return float(value)
+    elif kind is int:
+        if exact is int:
+            return value
+        if exact in NUMPY_INTS:
+            return int(value)
+    else:
+        raise ValueError(f"plain_number: kind must be float or int, not {kind!r}")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
