@@ -302,6 +302,48 @@ def square_loss(targets, predictions):
         return [weight for layer in self.layers for weight in layer.weights]""",
 }
 
+# NaiveDense and NaiveSequential as the textbook's current (3rd) edition writes them, with Keras 3:
+# keras.Variable (no tf.Variable subclass, but assignable in place and tracked by tf.GradientTape) and
+# keras.ops; the activation is optional there.
+KERAS3_DENSE = """import keras
+from keras import ops
+
+
+class NaiveDense:
+    def __init__(self, input_size, output_size, activation=None):
+        self.activation = activation
+        # W: (input_size, output_size), random uniform values; b: (output_size,), zeros
+        self.W = keras.Variable(shape=(input_size, output_size), initializer="uniform")
+        self.b = keras.Variable(shape=(output_size,), initializer="zeros")
+
+    def __call__(self, inputs):
+        x = ops.matmul(inputs, self.W)
+        x = x + self.b
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    @property
+    def weights(self):
+        return [self.W, self.b]"""
+
+KERAS3_SEQUENTIAL = """class NaiveSequential:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, inputs):
+        x = inputs
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    @property
+    def weights(self):
+        weights = []
+        for layer in self.layers:
+            weights += layer.weights
+        return weights"""
+
 SAMPLES = {
     "correct": SOLUTION,
     "correct_alt": CORRECT_ALT,
@@ -355,6 +397,8 @@ SAMPLES = {
     W.assign_sub(learning_rate * grad_W)
     b.assign_sub(learning_rate * grad_b)
     return loss"""),
+    # Right, with Keras 3 variables (see KERAS3_DENSE)
+    "keras3_naive_dense": solution(q3=KERAS3_DENSE, q4=KERAS3_SEQUENTIAL),
 }
 
 

@@ -3,6 +3,10 @@
 `kind`, `as_array`, `weights_structure`, `assign_if_fits` and `TapeRecorder` turn TensorFlow tensors
 and variables into plain data (NumPy arrays, lists, dicts) and record how the student's code used
 `tf.GradientTape`.  They import TensorFlow when called, so importing this module needs no TensorFlow.
+
+A variable is what behaves as a `tf.Variable` for the course's contract (`is_variable`): a tf.Variable,
+or an object that `.assign` changes in place and whose reads `tf.GradientTape` tracks, such as the
+Keras 3 `keras.Variable` of the textbook's current NaiveDense (which is no tf.Variable subclass).
 """
 
 from __future__ import annotations
@@ -46,6 +50,39 @@ def kind(value) -> dict:
     return info
 
 
+def is_variable(value) -> bool:
+    """Whether `value` behaves as a tf.Variable for the contract: it is one, or (tried here, on the
+    object itself) a float variable of another class, a Keras 3 `keras.Variable` say, that reads as a
+    tensor of its own shape, that `tf.GradientTape` tracks (the gradient of the sum of its entries
+    is all ones, without `tape.watch`), and that `.assign` changes in place (its value is put back
+    after)."""
+    tf = _tf()
+    if isinstance(value, tf.Variable):
+        return True
+    if isinstance(value, (tf.Tensor, np.ndarray, list, tuple, dict, str, bytes, int, float)) or value is None:
+        return False
+    try:
+        if not callable(getattr(value, "assign", None)):
+            return False
+        current = tf.identity(tf.convert_to_tensor(value))
+        if not current.dtype.is_floating or [int(d) for d in value.shape] != current.shape.as_list():
+            return False
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(tf.convert_to_tensor(value))
+        gradient = tape.gradient(total, value)
+        if gradient is None or not isinstance(gradient, tf.Tensor) or gradient.shape != current.shape:
+            return False
+        if not bool(tf.reduce_all(gradient == tf.ones_like(current))):
+            return False
+        changed = current + tf.ones_like(current)
+        value.assign(changed)
+        assigned = bool(tf.reduce_all(tf.convert_to_tensor(value) == changed))
+        value.assign(current)
+        return assigned and bool(tf.reduce_all(tf.convert_to_tensor(value) == current))
+    except Exception:  # whatever it is, it does not behave as a variable
+        return False
+
+
 def as_array(value) -> np.ndarray | None:
     """A tensor, variable, array or number as a float64 NumPy array; None for anything else."""
     tf = _tf()
@@ -67,7 +104,7 @@ def weights_structure(value, known: list = (), depth: int = 0):
     for index, variable in enumerate(known):
         if value is variable:
             return index
-    if isinstance(value, tf.Variable):
+    if is_variable(value):
         return {"variable": [int(d) for d in value.shape]}
     if isinstance(value, (list, tuple)) and depth < MAX_DEPTH:
         return [weights_structure(item, known, depth + 1) for item in value]
@@ -77,10 +114,9 @@ def weights_structure(value, known: list = (), depth: int = 0):
 def assign_if_fits(weights, values) -> bool:
     """Give the variables in `weights` the grader's values when it is a flat list of variables of
     the expected shapes, so that outputs can be compared exactly; False (nothing assigned) if not."""
-    tf = _tf()
     if not isinstance(weights, (list, tuple)) or len(weights) != len(values):
         return False
-    if not all(isinstance(w, tf.Variable) and list(w.shape) == list(np.shape(v)) for w, v in zip(weights, values)):
+    if not all(is_variable(w) and [int(d) for d in w.shape] == list(np.shape(v)) for w, v in zip(weights, values)):
         return False
     for variable, value in zip(weights, values):
         variable.assign(f32(value))

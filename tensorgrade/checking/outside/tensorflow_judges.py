@@ -40,6 +40,9 @@ def weights_text(structure) -> str:
         return "None"
     if name.endswith("EagerTensor"):
         return "a tf.Tensor (not a tf.Variable, which an update can change in place)"
+    if name.rpartition(".")[2] == "Variable":  # a keras.Variable, say, that is not trainable
+        return (f"a {name} that does not behave as a tf.Variable: .assign must change it in place and "
+                "tf.GradientTape must track it (is it trainable=False?)")
     return name.removeprefix("builtins.")
 
 
