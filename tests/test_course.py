@@ -57,6 +57,8 @@ def test_sample_gets_expected_score_and_diagnoses(graders, assignment_id, sample
     assert result.score == expected["score"], got
     for check_id, diagnosis in expected.get("diagnoses", {}).items():
         assert got.get(check_id) == diagnosis, f"{check_id}: {got.get(check_id)} != {diagnosis}"
+    if "integrity" in expected:  # the integrity findings, exactly (a library's own threads are none)
+        assert result.integrity == expected["integrity"], result.integrity
     for check_id in expected.get("errors", []):
         check = next(c for c in result.checks if c.id == check_id)
         # the student's exception, named as theirs: raised by their code, or by it when the grader called it

@@ -200,6 +200,35 @@ def q4(old: str, new: str) -> str:
 
 REFERENCE = {"q1": Q1_SOLUTION, "q2": Q2_SOLUTION, "q3": Q3_SOLUTION, "q4": Q4_SOLUTION}
 
+# Right, as training loops in tutorials are written: tqdm progress bars (tqdm starts a monitor thread of
+# its own, which is no integrity finding) and the epoch's loss as np.mean of the batch losses, a
+# numpy.float64, which the contract counts as a Python float.
+TUTORIAL_Q3 = """from tqdm import tqdm
+
+
+def train_one_epoch(model, loader, loss_fn, optimizer, device):
+    model.train()
+    batch_losses = []
+    for images, labels in tqdm(loader, desc="training", leave=False):
+        images, labels = images.to(device), labels.to(device)
+        optimizer.zero_grad()
+        outputs = model(images)
+        loss = loss_fn(outputs, labels)
+        loss.backward()
+        optimizer.step()
+        batch_losses.append(loss.item())
+    return np.mean(batch_losses)"""
+
+TUTORIAL_Q4 = """def fit(model, train_loader, epochs, device):
+    model = model.to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = []
+    for epoch in tqdm(range(epochs), desc="epochs"):
+        epoch_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, device)
+        history.append(epoch_loss)
+    return history"""
+
 CORRECT_ALT = {
     # Right, written differently: a class, a loss weighted by batch size, zero_grad after the step,
     # Adam, `model = model.to(device)`, non_blocking copies and torch.cuda.device_count().
@@ -276,6 +305,8 @@ SAMPLES = {
     return torch.device("cpu")"""},
     "get_device_always_cuda": {"q1": """def get_device():
     return torch.device("cuda")"""},
+    # --- real code: a tutorial's training loop, with tqdm progress bars and np.mean (a numpy.float64) ---
+    "tutorial_loop": {"q3": TUTORIAL_Q3, "q4": TUTORIAL_Q4},
 }
 
 

@@ -41,6 +41,8 @@ WATCHED_MODULES = (
     "tensorgrade.sandbox.transport", "tensorgrade.sandbox.protocol", "tensorgrade.checking.inside.probing",
     "tensorgrade.sandbox.inside.kernel", "tensorgrade.sandbox.inside.integrity", "tensorgrade.sandbox.inside.audit",
     "tensorgrade.sandbox.inside.shell",
+    # tqdm's monitor thread is exempt from the thread note (see `_tqdm_monitor`): its class must be tqdm's
+    "tqdm._monitor",
 )
 WATCHED_CLASSES = (
     ("torch", "Tensor"), ("torch.nn", "Module"), ("torch.nn", "Parameter"),
@@ -50,6 +52,7 @@ WATCHED_CLASSES = (
     ("tensorgrade.sandbox.inside.kernel", "StudentSession"), ("tensorgrade.sandbox.inside.kernel", "Channel"),
     ("tensorgrade.sandbox.inside.integrity", "Baseline"), ("tensorgrade.sandbox.transport", "OpaqueObject"),
     ("tensorgrade.sandbox.protocol", "MessageOrder"),
+    ("tqdm._monitor", "TMonitor"),
 )
 FUNCTION_STATE = ("__code__", "__defaults__", "__kwdefaults__")
 # (path from the shell to the object holding the list, attribute): every hook that rewrites cells.
@@ -326,11 +329,21 @@ class Baseline:
             found.append(f"a trace function was installed (sys.settrace: {_describe(sys.gettrace())})")
         if sys.getprofile() is not None:
             found.append("a profile function was installed (sys.setprofile)")
-        extra_threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        monitor = self._tqdm_monitor()
+        extra_threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()
+                         and not (monitor is not None and _TYPE(t) is monitor)]
         if extra_threads:
             found.append(f"{len(extra_threads)}{THREAD_NOTE}: "
                          + ", ".join(extra_threads[:5]))
         return sorted(set(found))
+
+    def _tqdm_monitor(self) -> type | None:
+        """tqdm's own monitor thread class (`tqdm._monitor.TMonitor`, as the baseline found it, before
+        any cell ran): tqdm starts one daemon thread of it with the first progress bar, and it is not
+        the notebook's doing.  Only threads of exactly that class are exempt from the thread note; a
+        thread the notebook starts itself (a subclass of TMonitor included) is still reported."""
+        monitor = self.modules.get("tqdm._monitor", {}).get("TMonitor")
+        return monitor if isinstance(monitor, type) else None
 
     def restore(self, shell) -> None:
         self._put_back_types()
