@@ -31,6 +31,9 @@ MUTATIONS = ["nan", "+inf", "-inf", "empty", "reshaped"]
 NO_NUMBERS_DECIDE = {
     ("a2_autograd", "q1.saved_tensors"): "which tensor object forward saved (`is_input`, found by the probe) "
                                          "decides; the values only describe a saved tensor that is not the input",
+    ("a3_dataset", "q1.no_reread"): "the labels read after the CSV was rewritten and the files opened per item "
+                                    "decide; the only float, the median time of an item, is a note (a slow "
+                                    "dataset that reads from memory is no reread)",
 }
 FILL = {"nan": math.nan, "+inf": math.inf, "-inf": -math.inf}
 

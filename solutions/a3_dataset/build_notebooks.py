@@ -284,6 +284,41 @@ READS_FILE_KEPT_OPEN = """class MnistDataset(Dataset):
         target[row[0]] = 1
         return row[0], torch.tensor(row[1:], dtype=torch.float32) / 255, target"""
 
+# Real code: the MnistDataset of a GAN book's notebooks (and the Kaggle notebooks that copy it), as
+# published, with only the class's own imports added: pandas reads the CSV once in __init__, each item
+# is then indexed with .iloc (slowly: a timing note, no failure), and its label is pandas' numpy.int64.
+PANDAS_DATASET = """import pandas
+
+
+class MnistDataset(Dataset):
+
+    def __init__(self, csv_file):
+        self.data_df = pandas.read_csv(csv_file, header=None)
+        pass
+
+    def __len__(self):
+        return len(self.data_df)
+
+    def __getitem__(self, index):
+        # image target (label)
+        label = self.data_df.iloc[index,0]
+        target = torch.zeros((10))
+        target[label] = 1.0
+
+        # image data, normalised from 0-255 to 0-1
+        image_values = torch.FloatTensor(self.data_df.iloc[index,1:].values) / 255.0
+
+        # return label, image data tensor and target tensor
+        return label, image_values, target
+
+    def plot_image(self, index):
+        img = self.data_df.iloc[index,1:].values.reshape(28,28)
+        plt.title("label = " + str(self.data_df.iloc[index,0]))
+        plt.imshow(img, interpolation='none', cmap='Blues')
+        pass
+
+    pass"""
+
 SAMPLES = {
     "correct": SOLUTION,
     "correct_alt": CORRECT_ALT,
@@ -311,6 +346,7 @@ SAMPLES = {
     "crashing": solution(q1=edit(Q1_SOLUTION, "return int(self.labels[i]), self.images[i], self.targets[i]",
                                  "return int(self.labels[i]), self.image[i], self.targets[i]")),
     "stub_left": solution(q2=Q2_STUB),
+    "pandas_dataset": solution(q1=PANDAS_DATASET),
 }
 
 
