@@ -78,6 +78,32 @@ def other_tie_rules(data):
             "any maximal logit counted as right": float(np.mean(is_max[np.arange(len(labels)), labels]))}
 
 
+def fraction_hint(value, expected=None, count=None):
+    """The hint for an accuracy outside [0, 1] (None when it is inside, or not a number): every check
+    that receives an accuracy from the student's code gives it.  A percentage (84.5 for 0.845) is named
+    as such; so is a count of right predictions, when `expected` and `count` (the number of labels) say so."""
+    if not isinstance(value, (int, float)) or value != value or 0.0 <= value <= 1.0:
+        return None
+    if expected is not None and abs(value - 100.0 * expected) <= 1e-4:
+        return (f"An accuracy is a fraction in [0, 1], not a percentage: {value:.6g} is {expected:.6g} times 100; "
+                "return the fraction of right predictions (drop the * 100).")
+    if expected is not None and count and abs(value - expected * count) < 1e-6 * count:
+        return (f"An accuracy is a fraction in [0, 1]; {value:.6g} is not (it is the number of right "
+                "predictions: divide by the number of labels).")
+    if 1.0 < value <= 100.0:
+        return (f"An accuracy is a fraction in [0, 1], not a percentage: is {value:.6g} the accuracy times 100? "
+                "Return the fraction of right predictions (drop the * 100).")
+    return f"An accuracy is a fraction in [0, 1]; {value:.6g} is not."
+
+
+def percentage_diagnosis(value, expected):
+    """"accuracy-as-percentage" when `value` is the expected accuracy times 100, else None."""
+    if isinstance(value, (int, float)) and isinstance(expected, (int, float)) and value > 1.0 \
+            and abs(value - 100.0 * expected) <= 1e-4:
+        return "accuracy-as-percentage"
+    return None
+
+
 def judge_accuracy_value(got, expected, data, where):
     if got["value"] is None:
         return failed(f"accuracy(logits, labels) on {where} should return a Python float, but it returned "
@@ -98,17 +124,16 @@ def judge_accuracy_value(got, expected, data, where):
     n = len(data["labels"])
     lines = [f"accuracy(logits, labels) on {where}: yours {value:.6g}, expected {want:.6g} "
              f"({round(want * n)} of {n} predictions right)"]
-    if not 0.0 <= value <= 1.0:
-        lines.append(f"An accuracy is a fraction in [0, 1]; {value:.6g} is not"
-                     + (" (it is the number of right predictions: divide by the number of labels)"
-                        if abs(value - want * n) < 1e-6 * n else "") + ".")
+    hint = fraction_hint(value, want, n)
+    if hint:
+        lines.append(hint)
     for rule, alternative in other_tie_rules(data).items():
         if abs(alternative - want) > ACCURACY_TOLERANCE and abs(value - alternative) <= ACCURACY_TOLERANCE:
             lines.append(f"Yours is the accuracy when ties go to {rule}. When several classes share the largest "
                          "logit, the prediction is the first of them (the smallest class index), as torch.argmax "
                          "returns it.")
             return failed("\n".join(lines), diagnosis="wrong-tie-rule")
-    return failed("\n".join(lines))
+    return failed("\n".join(lines), diagnosis=percentage_diagnosis(value, want))
 
 
 def judge_accuracy(case):
@@ -224,13 +249,15 @@ def judge_evaluate_value(case):
         hint = ": call .item() on it" if got["kind"]["type"] == "torch.Tensor" else ""
         return failed(f"{where} should return a Python float, but it returned {got['kind']['type']}{hint}",
                       diagnosis="returns-tensor" if hint else None)
+    hint = fraction_hint(got["value"], want["value"], n)
     verdict = within(got["value"], want["value"], ACCURACY_TOLERANCE, name=f"the accuracy {where}",
                      message=lambda: (
                          f"{where}: yours {got['value']:.6g}, expected {want['value']:.6g} "
-                         f"({round(want['value'] * n)} of {n} images classified right). The accuracy over a "
-                         "loader is the number of right predictions over all images divided by the number of "
-                         "images."))
+                         f"({round(want['value'] * n)} of {n} images classified right). "
+                         + (hint or "The accuracy over a loader is the number of right predictions over all "
+                                    "images divided by the number of images.")))
     if verdict is not None:
+        verdict.diagnosis = verdict.diagnosis or percentage_diagnosis(got["value"], want["value"])
         return verdict
     return passed(f"{where} gives {want['value']:.4g}, as expected")
 
@@ -273,11 +300,12 @@ def judge_eval_mode(case):
         got = f"{value:.4g}" if value is not None else s["result"]["kind"]["type"]
         changed = (" and updated the batch-norm running statistics of the model it was evaluating"
                    if s["running_stats_changed"] else "")
+        hint = fraction_hint(value)
         return failed(f"evaluate ran the model in training mode in {len(training)} of {len(calls)} forward passes "
                       f"(model.training was {training[0]['model']}): dropout dropped units at random and batch "
                       f"norm used each batch's statistics{changed}, so on a model with dropout and batch norm it "
                       f"gave {got} where eval mode gives {r['result']['value']:.4g}. Call model.eval() before the "
-                      "loop.", diagnosis="missing-eval-mode")
+                      "loop." + (f" (And: {hint})" if hint else ""), diagnosis="missing-eval-mode")
     return passed(f"the model was in eval mode in all {len(calls)} forward passes")
 
 

@@ -321,6 +321,26 @@ SAMPLES = {
             return nn.functional.one_hot(found, 10).float().to(images.device)
 
     return LookUp().to(device)"""),
+    # real code: accuracy in percent, as the PyTorch CIFAR-10 tutorial prints it (100 * correct / total)
+    "tutorial_percent": solution(q1="""def accuracy(logits, labels):
+    _, predicted = torch.max(logits.data, 1)
+    total = labels.size(0)
+    correct = (predicted == labels).sum().item()
+    return 100 * correct / total""", q2="""def evaluate(model, loader, device):
+    correct = 0
+    total = 0
+    model.eval()
+    # since we're not training, we don't need to calculate the gradients for our outputs
+    with torch.no_grad():
+        for data in loader:
+            images, labels = data[0].to(device), data[1].to(device)
+            # calculate outputs by running images through the network
+            outputs = model(images)
+            # the class with the highest energy is what we choose as prediction
+            _, predicted = torch.max(outputs.data, 1)
+            total += labels.size(0)
+            correct += (predicted == labels).sum().item()
+    return 100 * correct / total"""),
     # broken
     "crashing": solution(q2=edit(Q2_SOLUTION, "predicted = model(images)", "predicted = model(image)")),
     "stub_left": solution(q3=Q3_STUB),
