@@ -166,8 +166,33 @@ def _arguments(event):
     return found.group(1) if found else event.get("message", "")[:300]
 
 
+# What a run shows when something stayed on (or went back to) the CPU: explained by a device fixed elsewhere
+# when the code moved things to the CPU itself (the simulator's "moved-to-cpu" events).
+CPU_PLACEMENT = ("batch-not-on-device", "model-not-on-device", "tensor-created-without-device")
+
+
+def fixed_device(s, explanation):
+    """(message, "hardcoded-cuda") in place of `explanation` (a CPU-placement one) when the code moved
+    CPU tensors (or the model) to the CPU itself while given the device: a device fixed outside the
+    function, e.g. `device = "cuda:0" if torch.cuda.is_available() else "cpu"` at the top of the
+    notebook, which names the CPU on the grading machine; else `explanation` as it is."""
+    moved = [e["message"] for e in s["run"]["events"] if e["kind"] == "moved-to-cpu"]
+    if not moved or explanation is None or explanation[1] not in CPU_PLACEMENT:
+        return explanation
+    device, subject = s["device"], s["subject"]
+    return (f"{subject} was given device={device} but moved its tensors to another device, the CPU: "
+            f"{', '.join(moved[:4])}. That device is fixed outside the function: a hard-coded device, or one "
+            "chosen once at the top of the notebook (device = 'cuda:0' if torch.cuda.is_available() else 'cpu' "
+            "is the CPU wherever there is no GPU, as when grading). Use the device argument you are given "
+            f"everywhere.\nOn the device: {explanation[0]}", "hardcoded-cuda")
+
+
 def explain_device_run(s):
     """(message, diagnosis) for a device run that raised or recorded a device mistake, else None."""
+    return fixed_device(s, _explain_device_run(s))
+
+
+def _explain_device_run(s):
     run, device, subject = s["run"], s["device"], s["subject"]
     events = run["events"]
     hardcoded = [e["message"] for e in events if e["kind"] == "hardcoded-cuda"]
@@ -222,11 +247,15 @@ def judge_on_device(case):
         return failed(f"{subject} never called the model when given device={device}", details=details)
     if forward["weights"] != device or not run["model_on_device"]:
         place = forward["weights"] if forward["weights"] != device else "cpu"
-        return failed(f"{subject} was given device={device} but the model stayed on {place} (and trained there): "
-                      "move it with model.to(device)", diagnosis="model-not-on-device", details=details)
+        message, diagnosis = fixed_device(s, (
+            f"{subject} was given device={device} but the model stayed on {place} (and trained there): "
+            "move it with model.to(device)", "model-not-on-device"))
+        return failed(message, diagnosis=diagnosis, details=details)
     if forward["input"] != device:
-        return failed(f"{subject} was given device={device} but fed the model images on {forward['input']}",
-                      diagnosis="batch-not-on-device", details=details)
+        message, diagnosis = fixed_device(s, (
+            f"{subject} was given device={device} but fed the model images on {forward['input']}",
+            "batch-not-on-device"))
+        return failed(message, diagnosis=diagnosis, details=details)
     # Both runs are the student's: a NaN on both sides is no agreement, nor are weights of another shape
     # than the reference's (the probe's model is the grader's).
     reference = case.reference.get("cpu") or {}

@@ -98,7 +98,7 @@ class Devices:
         """Device mistakes seen in the device run: the simulator's events, or on a real device the
         error torch raised, read the same way."""
         if self.sim is not None:
-            return [{"kind": e.kind, "message": e.message, "op": e.op} for e in self.sim.events]
+            return [{"kind": e.kind, "message": e.message, "op": e.op} for e in [*self.sim.events, *self.sim.cpu_moves]]
         if error is None:
             return []
         message = error["message"]

@@ -188,6 +188,26 @@ def failure_verdict(failure, device, subject):
                   "or count with Python numbers (.item())" + error, diagnosis="tensor-created-without-device")
 
 
+# What a run shows when something stayed on (or went back to) the CPU: explained by a device fixed elsewhere
+# when the code moved things to the CPU itself (the simulator's "moved-to-cpu" events).
+CPU_PLACEMENT = ("batch-not-on-device", "model-not-on-device", "tensor-created-without-device")
+
+
+def fixed_device(report, subject, verdict):
+    """A hardcoded-cuda verdict in place of `verdict` (a CPU-placement one) when the code moved CPU
+    tensors (or the model) to the CPU itself while given the device: a device fixed outside the
+    function, e.g. `device = "cuda:0" if torch.cuda.is_available() else "cpu"` at the top of the
+    notebook, which names the CPU on the grading machine; else `verdict` as it is."""
+    moved = [event["message"] for event in report["events"] if event["kind"] == "moved-to-cpu"]
+    if not moved or verdict.diagnosis not in CPU_PLACEMENT:
+        return verdict
+    return failed(f"{subject} was given device={report['device']} but moved its tensors to another device, the "
+                  f"CPU: {', '.join(moved[:4])}. That device is fixed outside the function: a hard-coded device, or "
+                  "one chosen once at the top of the notebook (device = 'cuda:0' if torch.cuda.is_available() else "
+                  "'cpu' is the CPU wherever there is no GPU, as when grading); use the `device` argument "
+                  f"everywhere.\nOn the device: {verdict.message}", diagnosis="hardcoded-cuda")
+
+
 def device_verdict(report, subject):
     """What the device run shows: a hard-coded device, or a failure on the device; None when clean."""
     device = report["device"]
@@ -201,7 +221,7 @@ def device_verdict(report, subject):
                       "without a GPU, a Mac); use the `device` argument everywhere." + also,
                       diagnosis="hardcoded-cuda")
     if failure:
-        return failure_verdict(failure, device, subject)
+        return fixed_device(report, subject, failure_verdict(failure, device, subject))
     return None
 
 
@@ -375,10 +395,11 @@ def judge_train_device(case):
                       f"{report['kind']['type']}")
     device = report["device"]
     if not report["on_device"]:
-        return failed(f"{subject} was given device={device}, but the model it returned has its parameters on "
-                      f"{', '.join(report['parameter_devices']) or 'no device (it has none)'}: it trained on the "
-                      "CPU. Build the model, move it with model = model.to(device), and move each batch there too.",
-                      diagnosis="model-not-on-device")
+        return fixed_device(report, subject, failed(
+            f"{subject} was given device={device}, but the model it returned has its parameters on "
+            f"{', '.join(report['parameter_devices']) or 'no device (it has none)'}: it trained on the "
+            "CPU. Build the model, move it with model = model.to(device), and move each batch there too.",
+            diagnosis="model-not-on-device"))
     images = len(case.inputs["probe_pixels"])
     problem = (not_numbers(report["cpu"], f"the predictions of the model trained on the CPU for {images} images",
                            shape=(images,))

@@ -252,7 +252,7 @@ class DeviceRun:
         finally:
             if self.sim is not None:
                 self.events += [{"kind": e.kind, "message": e.message, "op": e.op}
-                                for e in self.sim.events if e.kind != "device-mismatch"
+                                for e in [*self.sim.events, *self.sim.cpu_moves] if e.kind != "device-mismatch"
                                 and {"kind": e.kind, "message": e.message, "op": e.op} not in self.events]
 
     def _failure(self, error):

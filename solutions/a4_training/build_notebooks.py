@@ -305,6 +305,11 @@ SAMPLES = {
     return torch.device("cpu")"""},
     "get_device_always_cuda": {"q1": """def get_device():
     return torch.device("cuda")"""},
+    # A tutorial's device, chosen once at the top (the notebook runs where there is no GPU: the CPU) and
+    # used instead of the device argument: a hard-coded device, not a batch left where it was.
+    "device_chosen_at_top": {"q3": "DEVICE = torch.device(\"cuda:0\" if torch.cuda.is_available() else \"cpu\")\n\n\n"
+                                   + q3("        images, labels = images.to(device), labels.to(device)",
+                                        "        images, labels = images.to(DEVICE), labels.to(DEVICE)")},
     # --- real code: a tutorial's training loop, with tqdm progress bars and np.mean (a numpy.float64) ---
     "tutorial_loop": {"q3": TUTORIAL_Q3, "q4": TUTORIAL_Q4},
 }

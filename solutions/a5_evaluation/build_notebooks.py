@@ -321,6 +321,11 @@ SAMPLES = {
             return nn.functional.one_hot(found, 10).float().to(images.device)
 
     return LookUp().to(device)"""),
+    # a device chosen once at the top ('cuda:0' if available, else the CPU: the grader has no GPU) used instead
+    # of the device argument: a hard-coded device, though each batch is moved
+    "device_chosen_at_top": solution(q2="DEVICE = \"cuda:0\" if torch.cuda.is_available() else \"cpu\"\n\n\n"
+                                        + edit(Q2_SOLUTION, MOVE_BATCH,
+                                               "            images, labels = images.to(DEVICE), labels.to(DEVICE)\n")),
     # real code: accuracy in percent, as the PyTorch CIFAR-10 tutorial prints it (100 * correct / total)
     "tutorial_percent": solution(q1="""def accuracy(logits, labels):
     _, predicted = torch.max(logits.data, 1)

@@ -13,6 +13,14 @@ enforced and every violation is recorded as a `DeviceEvent` the judge can name.
         losses = ns["fit"](model, loader, epochs=2, device=sim.device)
     sim.events          # [DeviceEvent(kind="hardcoded-cuda", message="tensor.to('cuda:0')", ...)]
 
+A device fixed outside the code under test names the CPU on a grading machine without a GPU: a
+notebook's top-level `device = "cuda:0" if torch.cuda.is_available() else "cpu"` (run before any
+check) used by a function instead of its `device` argument.  So while the simulated device is the one
+given (`active()` with CUDA simulated), an explicit move of a CPU tensor or model to the CPU, or a
+tensor created with `device='cpu'`, is recorded too, in `sim.cpu_moves` (kind "moved-to-cpu"; not a
+mistake in itself, so not in `sim.events`): the judge names it when the run then fails with a batch or
+model on the CPU, where "move each batch" would be beside the point.
+
 How it works:
 - `SimulatedTensor` is a wrapper subclass: its metadata says `gpu:0`, its `_host` attribute is the
   CPU tensor with the values.  `__torch_dispatch__` checks devices the way CUDA does (0-dim CPU
@@ -108,7 +116,9 @@ for _class in (torch.Tensor, torch.nn.Parameter):
 
 @dataclass
 class DeviceEvent:
-    """A device mistake seen while `active()`: kind is "device-mismatch", "numpy-on-device" or "hardcoded-cuda"."""
+    """A device mistake seen while `active()`: kind is "device-mismatch", "numpy-on-device" or "hardcoded-cuda";
+    or, in `cpu_moves`, "moved-to-cpu": an explicit move to the CPU of what is there, or `device='cpu'`, while
+    the simulated device is the one given (a device fixed elsewhere, see the module docstring)."""
 
     kind: str
     message: str
@@ -307,6 +317,19 @@ def _is_hardcoded(value: Any) -> bool:
     return device is not None and device.type in _HARDCODED_DEVICE_TYPES
 
 
+def _is_cpu(value: Any) -> bool:
+    device = _device_like(value)
+    return device is not None and device.type == "cpu"
+
+
+def _all_on_cpu(value: Any) -> bool:
+    """A tensor, or a module whose parameters and buffers all are, on the CPU (not the simulated device)."""
+    if isinstance(value, torch.nn.Module):
+        tensors = [*value.parameters(), *value.buffers()]
+        return bool(tensors) and all(not isinstance(t, SimulatedTensor) and t.device.type == "cpu" for t in tensors)
+    return isinstance(value, torch.Tensor) and not isinstance(value, SimulatedTensor) and value.device.type == "cpu"
+
+
 def _describe_call(callee: str, args: tuple, kwargs: dict, device_in_args: bool) -> str:
     """E.g. "tensor.to('cuda:0')", "torch.zeros(..., device='mps')": the devices, other arguments elided."""
     def show(value: Any) -> str:
@@ -381,6 +404,7 @@ class SimulatedAccelerator:
         self.cuda_available = cuda_available
         self.device = torch.device(name, 0)
         self.events: list[DeviceEvent] = []
+        self.cpu_moves: list[DeviceEvent] = []  # see the module docstring: an observation, not a mistake
         self._active_depth = 0
         self._quiet_depth = 0
         # Where hard-coded 'cuda'/'mps' devices go inside the current active() block (None: nowhere, torch raises).
@@ -475,6 +499,7 @@ class SimulatedAccelerator:
 
     def clear_events(self) -> None:
         self.events.clear()
+        self.cpu_moves.clear()
 
     def to_device(self, value: Any) -> Any:
         """Tensors and modules (also inside tuples, lists and dicts) moved to the simulated device."""
@@ -505,6 +530,11 @@ class SimulatedAccelerator:
         if self._active_depth and not self._quiet_depth and event not in self.events:
             self.events.append(event)
 
+    def _record_cpu_move(self, call: str, op: str) -> None:
+        event = DeviceEvent("moved-to-cpu", call, op)
+        if self._active_depth and not self._quiet_depth and event not in self.cpu_moves:
+            self.cpu_moves.append(event)
+
     def _report_hardcoded(self, call: str, op: str) -> None:
         self._record("hardcoded-cuda", call, op)
 
@@ -515,6 +545,10 @@ class SimulatedAccelerator:
         receiver, rest = (args[:1], args[1:]) if device_in_args else ((), args)
         positional_devices = rest if device_in_args else ()
         if not any(_is_hardcoded(v) for v in (*positional_devices, kwargs.get("device"))):
+            if (self._hardcoded_target == self.device and any(_is_cpu(v) for v in (*positional_devices, kwargs.get("device")))
+                    and (not receiver or _all_on_cpu(receiver[0]))):
+                # to the CPU what is there already (or a new tensor there) while given the simulated device
+                self._record_cpu_move(_describe_call(callee, rest, kwargs, device_in_args), op)
             return args, kwargs
         self._report_hardcoded(_describe_call(callee, rest, kwargs, device_in_args), op)
         target = self._hardcoded_target
