@@ -160,7 +160,7 @@ def corpus(tmp_path_factory):
                for assignment in ASSIGNMENTS}
     watched.update(submissions=folder, a4_submissions=a4_folder, downloads=downloads)
     before = {name: tree_digest(path) for name, path in watched.items()}
-    os.environ["AUTOGRADER_HOSTILE_CANARY"] = CANARY  # the grader's environment: must not reach a sandbox
+    os.environ["TENSORGRADE_HOSTILE_CANARY"] = CANARY  # the grader's environment: must not reach a sandbox
     listener = Listener()
     outcome = {"archives": {}}
     try:
@@ -190,7 +190,7 @@ def corpus(tmp_path_factory):
                 outcome["archives"][name] = str(exc)
             outcome["archives"][name + ":seconds"] = time.perf_counter() - archive_started
     finally:
-        os.environ.pop("AUTOGRADER_HOSTILE_CANARY", None)
+        os.environ.pop("TENSORGRADE_HOSTILE_CANARY", None)
         listener.close()
     outcome["processes_left"] = student_processes()
     outcome["after"] = {name: tree_digest(path) for name, path in watched.items()}

@@ -284,7 +284,7 @@ def assert_self_contained(page: str) -> None:
 
 
 def screenshot(tmp_path: Path, page: Path, name: str) -> Path:
-    shots = Path(os.environ.get("AUTOGRADER_SCREENSHOTS") or tmp_path)
+    shots = Path(os.environ.get("TENSORGRADE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     png = shots / f"{name}.png"
     proc = run_chromium(tmp_path, "--hide-scrollbars", "--window-size=1200,3000", f"--screenshot={png}",

@@ -376,7 +376,7 @@ def test_browser_dashboard_chips_wrap_inside_their_cards(a4_class, a4_assignment
     page = written["dashboard"]
     measured_page = page.with_name("measured.html")
     measured_page.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
-    shots = Path(os.environ.get("AUTOGRADER_SCREENSHOTS") or tmp_path)
+    shots = Path(os.environ.get("TENSORGRADE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     for width in (500, 1200):  # 500: the narrowest window headless Chromium opens
         proc = run_chromium(tmp_path, f"--window-size={width},2000", "--virtual-time-budget=3000", "--dump-dom",
