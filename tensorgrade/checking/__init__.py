@@ -1,0 +1,1 @@
+"""Checks: inputs drawn outside, probes run inside the sandbox (`inside/`), judges outside (`outside/`)."""

@@ -1,0 +1,1 @@
+"""Many submissions: discovery, batches, the gradebook, LMS exports, Gradescope, Dask."""

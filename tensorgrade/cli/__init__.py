@@ -1,0 +1,1 @@
+"""The `tensorgrade` command, one module per group of subcommands."""

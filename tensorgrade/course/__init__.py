@@ -1,0 +1,1 @@
+"""An assignment: its spec, authoring helpers, offline data and the release gate."""

@@ -1,0 +1,1 @@
+"""One submission: notebook -> job -> execution record -> verdicts -> score (the result)."""
