@@ -59,3 +59,12 @@ def test_invalid_yaml_and_missing_implementation(tmp_path):
         {"id": "q1.extra", "question": "q1", "points": 0.5, "visibility": "public"}) or s["questions"][0].update(points=4.5))
     with pytest.raises(SpecError, match=r"no implementation for public check\(s\) \['q1.extra'\]"):
         load_assignment(copy2, solutions_dir=ROOT / "solutions" / "a2_autograd")
+
+
+def test_the_fingerprint_covers_the_grader_code_that_runs_with_the_probes():
+    """A change to the probe helpers or the kernel changes reference outputs' cache key."""
+    from tensorgrade.course.assignment import load_assignment
+
+    assignment = load_assignment(ROOT / "assignments" / "a4_training", ROOT / "solutions" / "a4_training")
+    names = {path.name for path in assignment._sources()}
+    assert {"devicesim.py", "probing.py", "kernel.py", "transport.py", "probes.py", "solution.ipynb"} <= names

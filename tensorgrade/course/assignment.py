@@ -109,6 +109,13 @@ class Assignment:
         paths = [self.directory / "assignment.yaml", self.directory / "checks.py", self.directory / "probes.py",
                  self.solution_path, self.solutions_dir / "checks.py", self.solutions_dir / "probes.py"]
         paths += sorted((self.solutions_dir / "mistakes").glob("*.py"))
+        # The grader's code that runs with the probes and shapes what they return: a change there
+        # must not leave stale reference outputs in the cache.
+        import tensorgrade
+
+        package = tensorgrade.package_dir()
+        paths += sorted((package / "checking" / "inside").glob("*.py"))
+        paths += [package / "sandbox" / "inside" / "kernel.py", package / "sandbox" / "transport.py"]
         return [p for p in paths if p.exists()]
 
 
