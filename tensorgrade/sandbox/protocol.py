@@ -136,6 +136,8 @@ class Go:
 
 @dataclass(frozen=True)
 class ProbeCallSpec:
+    """One check's probe call. Public checks run first, in a stage of their own: what students see
+    of them is final before any hidden check's code or inputs enter the process."""
     check: str
     module: str  # which probes module: "public" or "hidden"
     probe: str  # function name in that module

@@ -25,16 +25,8 @@ class ExecutionSettings:
     threads: int = 1
 
 
-@dataclass
-class ProbeRequest:
-    check: str
-    module: str  # which probes module: "public" or "hidden"
-    probe: str  # function name in that module
-    inputs: Any
-    timeout: float
-    # "public" checks run first, in a stage of their own: what students see of them is final
-    # before any hidden check's code or inputs enter the process
-    visibility: str = "hidden"
+# A job's probe calls are the very calls the supervisor sends to the kernel: one definition.
+ProbeRequest = protocol.ProbeCallSpec
 
 
 @dataclass
