@@ -51,7 +51,7 @@ class Slot:
     def scrub(self) -> list[str]:
         """Empty every place a submission can write; the problems met (cleanup never raises)."""
         problems = []
-        if self.student_uid is not None:
+        if self.student_uid is not None and self._student_processes():
             confinement.kill_student_processes(None, self.student_uid)
         for folder in (self.work_root, self.shared_memory_dir):
             if folder is None:
@@ -61,6 +61,9 @@ class Slot:
             except Exception as exc:  # any exception: the check below retires the worker
                 problems.append(f"could not empty {folder}: {type(exc).__name__}: {exc}")
         return problems
+
+    def _student_processes(self) -> list[int]:
+        return [pid for pid, _, uid in confinement.live_processes() if uid == self.student_uid]
 
     def problems(self) -> list[str]:
         """Why this slot is not pristine; empty when the next submission may start here."""
@@ -78,7 +81,7 @@ class Slot:
             if left:
                 found.append(f"{folder} still holds {len(left)} entries (e.g. {left[0][:60]!r})")
         if self.student_uid is not None:
-            alive = [pid for pid, _, uid in confinement.live_processes() if uid == self.student_uid]
+            alive = self._student_processes()
             if alive:
                 found.append(f"{len(alive)} process(es) of the student uid {self.student_uid} still run")
         if self.tmp is not None and self.tmp_baseline is not None:
