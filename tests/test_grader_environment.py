@@ -85,8 +85,10 @@ def test_cli_reports_the_missing_module_and_exits_nonzero(assignment_dir, tmp_pa
 
 def test_install_hint_names_the_package_extra_of_that_name():
     hint = install_hint("tensorflow")
-    assert hint.startswith("pip install '.[tensorflow]' (tensorflow-cpu==")
-    assert install_hint("dask.distributed").startswith("pip install '.[dask]' (dask==")
+    assert hint.startswith("pip install -c constraints.txt '.[tensorflow]' (tensorflow-cpu>=")
+    assert install_hint("dask.distributed").startswith("pip install -c constraints.txt '.[dask]' (dask>=")
+    pinned = (Path(__file__).resolve().parent.parent / "constraints.txt").read_text()
+    assert "\ntensorflow_cpu==" in pinned or "\ntensorflow-cpu==" in pinned  # the version the hint installs
 
 
 def test_gradescope_setup_installs_the_extras_an_assignment_preloads(tmp_path):

@@ -22,12 +22,13 @@ def package_extra(module: str) -> tuple[str, list[str]] | None:
 
 
 def install_hint(module: str) -> str:
-    """How to install `module` for the grader: tensorgrade's extra of that name when it has one
-    (`pip install '.[tensorflow]'`, with the pinned requirement), otherwise the module itself."""
+    """How to install `module` for the grader: tensorgrade's extra of that name when it has one, at
+    the versions the grader is tested with (`pip install -c constraints.txt '.[tensorflow]'`, and the
+    extra's requirement), otherwise the module itself."""
     extra = package_extra(module)
     if extra is not None:
-        name, pinned = extra
-        return (f"pip install '.[{name}]'" + (f" ({', '.join(pinned)})" if pinned else "")
+        name, required = extra
+        return (f"pip install -c constraints.txt '.[{name}]'" + (f" ({', '.join(required)})" if required else "")
                 + f" from tensorgrade's source folder, into the grader's Python ({sys.executable})")
     top = module.split(".")[0]
     return f"pip install {top} (or the package that provides the module `{top}`) into the grader's Python ({sys.executable})"

@@ -213,10 +213,14 @@ class Baseline:
     signals: tuple[dict[int, Any], set[int]] = field(default_factory=lambda: ({}, set()))
     torch: dict[str, Any] = field(default_factory=dict)
     import_hooks: tuple[list, list] = field(default_factory=lambda: ([], []))
+    # Threads alive when the baseline was taken (none in a submission's process, which is a fork):
+    # only threads started after it are the notebook's.
+    threads_before: frozenset = frozenset()
 
     @classmethod
     def capture(cls, shell) -> "Baseline":
         baseline = cls()
+        baseline.threads_before = frozenset(id(t) for t in threading.enumerate())
         for name in WATCHED_MODULES:
             module = sys.modules.get(name)
             if module is None:
@@ -331,7 +335,7 @@ class Baseline:
             found.append("a profile function was installed (sys.setprofile)")
         monitor = self._tqdm_monitor()
         extra_threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()
-                         and not (monitor is not None and _TYPE(t) is monitor)]
+                         and id(t) not in self.threads_before and not (monitor is not None and _TYPE(t) is monitor)]
         if extra_threads:
             found.append(f"{len(extra_threads)}{THREAD_NOTE}: "
                          + ", ".join(extra_threads[:5]))

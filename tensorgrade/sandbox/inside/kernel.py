@@ -37,6 +37,7 @@ from tensorgrade.checking.inside.probing import NotDefined
 CELL_FILENAME_PREFIX = "<ipython-input-"
 PROBE_FILENAME_PREFIX = "<probes:"
 MAX_TRACEBACK_CHARS = 4000
+PROBE_SWITCH_INTERVAL = 1e-5  # seconds; see run_probes
 
 
 class Channel:
@@ -250,6 +251,10 @@ class StudentSession:
             if call.check in done:
                 continue
             self._reset(True)  # anything student code left during the previous probe
+            # A thread the notebook left spinning holds the GIL for a whole switch interval each
+            # time a torch op releases it: at the default 5 ms, a training check ran 100 times
+            # slower and timed out. Short intervals cost nothing when no other thread runs.
+            sys.setswitchinterval(PROBE_SWITCH_INTERVAL)
             self.channel.send(protocol.ProbeStart(check=call.check))
             started = time.perf_counter()
             output, error = None, None
