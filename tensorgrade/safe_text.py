@@ -24,7 +24,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["for_terminal", "for_rich_markup", "for_markdown", "for_spreadsheet", "file_name"]
+__all__ = ["for_terminal", "for_rich_markup", "for_markdown", "for_spreadsheet", "file_name", "file_names"]
 
 # Characters that change what a terminal or a page shows instead of being shown: C0 controls
 # (ESC starts every terminal escape sequence: colours, cursor moves, the window title, OSC 52
@@ -118,3 +118,20 @@ def file_name(name: Any, *, limit: int = 64) -> str:
     ascii_text = unicodedata.normalize("NFKD", original).encode("ascii", "ignore").decode("ascii")
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_text)[:max(1, limit)].strip("._-") or "student"
     return f"{readable}-{digest}"
+
+
+def file_names(names) -> dict[Any, str]:
+    """`file_name` of each of `names`, kept apart also on a disk that ignores case (a `-2`, `-3`
+    suffix where two would differ only in case): {name: file name}."""
+    mapped: dict[Any, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in mapped:
+            continue
+        base = file_name(name)
+        candidate, n = base, 2
+        while candidate.lower() in used:
+            candidate, n = f"{base}-{n}", n + 1
+        used.add(candidate.lower())
+        mapped[name] = candidate
+    return mapped

@@ -144,6 +144,8 @@ def test_changed_notebook_is_regraded_alone_and_force_regrades_all(class_folder,
         handed: list[Path] = []
 
         class RecordingExecutor:
+            restarts = 0  # the Executor protocol: workers replaced (none here)
+
             def grade_all(self, paths, on_result):
                 for path in paths:
                     handed.append(path)

@@ -2,7 +2,6 @@
 `tensorgrade` command, real sandboxes, and a host without bubblewrap whose Python the student uid
 cannot read."""
 
-import json
 import os
 import shutil
 import sqlite3

@@ -26,7 +26,9 @@ OnResult = Callable[[Path, SubmissionResult], None]
 
 
 class Executor(Protocol):
-    """Grades paths and hands each result to `on_result` in the calling thread, as it completes."""
+    """Grades paths and hands each result to `on_result` in the calling thread, as it completes;
+    `restarts` counts the grading workers it replaced meanwhile."""
+    restarts: int
 
     def grade_all(self, paths: list[Path], on_result: OnResult) -> None: ...
 
@@ -84,6 +86,7 @@ class DaskExecutorAdapter:
     """The Dask cluster's executor behind the same interface: results arrive in the driver."""
     executor: object  # tensorgrade.classroom.cluster.DaskExecutor
     assignment: Assignment
+    restarts: int = 0  # Dask's nannies restart its workers; not counted here
 
     def grade_all(self, paths: list[Path], on_result: OnResult) -> None:
         by_name = {str(path): path for path in paths}
@@ -174,7 +177,7 @@ def run_batch(assignment: Assignment, submissions: list[Submission], executor: E
     if to_grade:
         executor.grade_all([item.submission.path for item in to_grade], on_result)
     return BatchOutcome(items, seconds=time.perf_counter() - started,
-                        worker_restarts=int(getattr(executor, "restarts", 0)))
+                        worker_restarts=executor.restarts)
 
 
 def main_diagnosis(result: SubmissionResult) -> str:

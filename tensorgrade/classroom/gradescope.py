@@ -40,7 +40,7 @@ from tensorgrade.classroom.exports import question_ids
 from tensorgrade.classroom.gradebook import GradebookEntry
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.paths import for_student
-from tensorgrade.safe_text import file_name, for_terminal
+from tensorgrade.safe_text import file_names, for_terminal
 
 GRADESCOPE_HIDDEN_VISIBILITY = "after_published"
 # Every output is plain text on Gradescope: nothing in it is rendered (html, md) or interpreted (ansi).
@@ -109,20 +109,8 @@ def gradescope_results(result: SubmissionResult) -> dict:
 
 
 def student_folders(students: list[str]) -> dict[str, str]:
-    """Each student's folder name: `safe_text.file_name` (`j~smith` -> `j_smith-<hash>`, `j_smith` ->
-    `j_smith-<another hash>`), kept apart also on a disk that ignores case."""
-    folders: dict[str, str] = {}
-    used: set[str] = set()
-    for student in students:
-        if student in folders:
-            continue
-        base = file_name(student)
-        name, n = base, 2
-        while name.lower() in used:
-            name, n = f"{base}-{n}", n + 1
-        used.add(name.lower())
-        folders[student] = name
-    return folders
+    """Each student's folder name (`j~smith` -> `j_smith-<hash>`, `j_smith` -> `j_smith-<another hash>`)."""
+    return file_names(students)
 
 
 def write_gradescope_results(entries: list[GradebookEntry], out_dir: Path) -> list[Path]:

@@ -229,9 +229,7 @@ class Grader:
             return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
                                diagnosis=None)
         error = probe.error or "the check did not run"
-        # Split on newlines only: a carriage return of the student's is not a line of the grader's.
-        lines = [line for line in error.strip().split("\n") if line.strip()]
-        last_line = next((line for line in reversed(lines) if not line.startswith("[grader]")), "")
+        lines, last_line, _ = error_lines(error)
         if last_line.startswith("NotImplementedError"):
             return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
                                message="not implemented yet: the function still raises NotImplementedError "
@@ -278,6 +276,14 @@ class Grader:
         return None
 
 
+def error_lines(error: str) -> tuple[list[str], str, str | None]:
+    """An error's lines (split on newlines only: a carriage return of the student's is not a line of
+    the grader's), its last line that is not the grader's hint, and that hint (`[grader] ...`)."""
+    lines = [line.strip() for line in error.strip().split("\n") if line.strip()]
+    hint = lines[-1] if lines and lines[-1].startswith("[grader]") else None
+    return lines, next((line for line in reversed(lines) if not line.startswith("[grader]")), ""), hint
+
+
 def failed_cells(record: ExecutionRecord) -> list[str]:
     """"cell N failed: <its error>" for each cell that raised (the error's last line, with the grader's
     hint about the environment where there is one: a module it lacks, no network)."""
@@ -285,9 +291,7 @@ def failed_cells(record: ExecutionRecord) -> list[str]:
     for cell in record.cells:
         if cell.status != "error" or not cell.error:
             continue
-        lines = [line.strip() for line in cell.error.strip().splitlines() if line.strip()]
-        hint = lines[-1] if lines and lines[-1].startswith("[grader]") else None
-        error = next((line for line in reversed(lines) if not line.startswith("[grader]")), "")
+        _, error, hint = error_lines(cell.error)
         if error.startswith("NotImplementedError"):
             continue  # a stub left: its own diagnosis says so
         found.append(f"cell {cell.index} failed: {error}" + (f" {hint}" if hint else ""))

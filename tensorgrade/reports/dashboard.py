@@ -16,7 +16,7 @@ from tensorgrade.reports.plots import histogram_plot
 from tensorgrade.reports.render import environment, failure_page, render_view, write_text
 from tensorgrade.reports.paths import class_root
 from tensorgrade.reports.view import check_spec, failure_reason, main_failure, notebook_sources, report_view
-from tensorgrade.safe_text import file_name
+from tensorgrade.safe_text import file_names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,20 +140,8 @@ def render_dashboard(entries: list[tuple[str, SubmissionResult]], assignment=Non
 
 
 def report_names(students: Iterable[str]) -> dict[str, str]:
-    """Each student's report file name (without suffix): `safe_text.file_name`, which differs for
-    different names (`j~smith`, `j_smith`); kept apart here also when two differ only in case."""
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for student in students:
-        if student in names:
-            continue
-        base = file_name(student)
-        name, n = base, 2
-        while name.lower() in used:
-            name, n = f"{base}-{n}", n + 1
-        used.add(name.lower())
-        names[student] = name
-    return names
+    """Each student's report file name (without suffix), different for different names."""
+    return file_names(students)
 
 
 # The three files of each student: (key in write_reports' answer, folder, suffix, kind, ta, title)

@@ -27,7 +27,7 @@ def remove_tree(path: Path) -> None:
     try:  # the common case, without starting a process (rmtree never follows links either)
         shutil.rmtree(path)
         return
-    except BaseException:  # RecursionError on a deep tree (not an OSError), a permission, a path too long
+    except Exception:  # RecursionError on a deep tree (not an OSError), a permission, a path too long
         pass
     rm = shutil.which("rm") or "/bin/rm"
     done = subprocess.run([rm, "-rf", "--one-file-system", "--", str(path)], capture_output=True, text=True)

@@ -100,7 +100,6 @@ def weights_structure(value, known: list = (), depth: int = 0):
     """A `weights` value as plain data, nesting kept: each of the `known` variables as its index
     (by identity), other variables as {"variable": shape}, lists as lists, anything else as
     {"type": name}."""
-    tf = _tf()
     for index, variable in enumerate(known):
         if value is variable:
             return index

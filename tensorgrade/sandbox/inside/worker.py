@@ -108,13 +108,15 @@ def main() -> None:
                           shared_memory_dir=Path(config.shared_memory_dir) if config.shared_memory_dir else None,
                           student_uid=config.student_uid, tmp="/tmp" if config.private_tmp else None)
     slot.measure_baseline()
+    verified = False
     reply(protocol.WorkerReady())
     for line in sys.stdin:
         request = protocol.decode(line, protocol.WORKER_REQUESTS)
         if isinstance(request, protocol.StopWorker):
             break
-        # A clean room: the slot is verified pristine before the submission starts.
-        dirty = slot.problems()
+        # A clean room: the slot is verified pristine before the submission starts (after a job, the
+        # check that ended it already did, and nothing runs here in between).
+        dirty = [] if verified else slot.problems()
         if dirty:
             slot.scrub()
             dirty = slot.problems()
@@ -128,6 +130,7 @@ def main() -> None:
             reply(protocol.JobFailed(job=request.job, error=f"{type(exc).__name__}: {exc}", retire=True))
             break
         dirty = slot.scrub() + slot.problems()
+        verified = not dirty
         reply(protocol.JobDone(job=request.job, retire="; ".join(dirty) or None))
         if dirty:
             break
