@@ -27,6 +27,18 @@ def test_every_kernel_message_survives_the_wire(message):
     assert protocol.decode(wire(message)) == message
 
 
+def test_messages_are_encoded_with_the_builtins_of_import_time(monkeypatch):
+    """A notebook thread that keeps builtins.float replaced (hostile corpus: thread_repatching) must
+    not turn the kernel's own cell_end into a malformed message that blames the student."""
+    import builtins
+    message = CellEnd(index=1, status="ok", seconds=0.5, findings=[])
+    monkeypatch.setattr(builtins, "float", lambda *args: 0.0)
+    monkeypatch.setattr(builtins, "isinstance", lambda *args: False)
+    line = wire(message)
+    monkeypatch.undo()
+    assert protocol.decode(line) == message
+
+
 def test_arrays_in_a_probe_output_travel_as_arrays():
     decoded = protocol.decode(wire(ProbeEnd(check="q1.a", status="ok", output=np.arange(6.0).reshape(2, 3))))
     assert isinstance(decoded.output, np.ndarray) and decoded.output.shape == (2, 3)

@@ -13,10 +13,16 @@ messages between the grader and its warm worker (`WorkerRequest`/`WorkerReply`).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal, Union, get_args
 
 from tensorgrade.sandbox import transport
+
+# Names in this module resolve to the builtins as they were at import, before any student code ran:
+# a notebook thread that keeps re-patching builtins.float (or type, isinstance...) between the
+# grader's resets cannot corrupt the kernel's own messages (tests/hostile: thread_repatching).
+__builtins__ = dict(vars(builtins))
 
 # -- probe statuses ---------------------------------------------------------------------------
 

@@ -8,12 +8,18 @@ writes can execute in the grader.
 
 from __future__ import annotations
 
+import builtins
 import base64
 import json
 import math
 from typing import Any
 
 import numpy as np
+
+# Names in this module resolve to the builtins as they were at import, before any student code ran:
+# a notebook thread that keeps re-patching builtins.float (or type, isinstance...) between the
+# grader's resets cannot corrupt the kernel's own messages (tests/hostile: thread_repatching).
+__builtins__ = dict(vars(builtins))
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32

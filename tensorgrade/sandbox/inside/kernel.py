@@ -18,6 +18,7 @@ Nothing here decides a verdict: probes return plain data, the judge outside comp
 
 from __future__ import annotations
 
+import builtins
 import os
 import random
 import signal
@@ -33,6 +34,11 @@ from tensorgrade.sandbox.inside import integrity
 from tensorgrade.sandbox.inside.audit import grader_code, install_audit_hook
 from tensorgrade.sandbox.inside.shell import make_shell
 from tensorgrade.checking.inside.probing import NotDefined
+
+# Names in this module resolve to the builtins as they were at import, before any student code ran:
+# a notebook thread that keeps re-patching builtins.float (or type, isinstance...) between the
+# grader's resets cannot corrupt the kernel's own messages (tests/hostile: thread_repatching).
+__builtins__ = dict(vars(builtins))
 
 CELL_FILENAME_PREFIX = "<ipython-input-"
 PROBE_FILENAME_PREFIX = "<probes:"
