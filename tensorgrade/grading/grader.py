@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import Assignment, CheckSpec
@@ -209,71 +209,88 @@ class Grader:
         return result
 
     def _judge(self, spec: CheckSpec, record: ExecutionRecord, reference: ReferenceOutputs) -> CheckResult:
-        probe = record.probes[spec.id]
-        base = dict(id=spec.id, question=spec.question, max_points=spec.points, visibility=spec.visibility)
-        if probe.status == "ok":
-            verdict = self._verdict(spec, probe.output, reference.reference[spec.id].output)
-            if not verdict.passed and verdict.diagnosis is None:
-                verdict.diagnosis = self._match_mistake(spec, probe.output, reference)
-            return CheckResult(**base, points=spec.points * verdict.fraction if verdict.passed else 0.0,
-                               status="passed" if verdict.passed else "failed",
-                               message=verdict.message or ("ok" if verdict.passed else "failed"),
-                               diagnosis=verdict.diagnosis, details=verdict.details)
-        if probe.status == "not_defined":
-            message = probe.error or "not defined"
-            failing = failed_cells(record)
-            if failing:  # the likely reason: a cell that should have defined it failed
-                message += "; " + "; ".join(failing[:2]) + (f" (+{len(failing) - 2} more)" if len(failing) > 2 else "")
-            return CheckResult(**base, points=0.0, status="failed", message=message, diagnosis="not-defined")
-        if probe.status == "timeout":
-            return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
-                               diagnosis=None)
-        error = probe.error or "the check did not run"
-        lines, last_line, _ = error_lines(error)
-        if last_line.startswith("NotImplementedError"):
-            return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
-                               message="not implemented yet: the function still raises NotImplementedError "
-                                       "(the template's stub); replace the stub with your code")
-        if probe.status == "error":
-            where = [line.strip() for line in lines if line.strip().startswith("cell ")]
-            place = f" ({where[-1].split(', in ')[0]})" if where else ""
-            if lines and lines[0].startswith(GRADER_CALL_PREFIX):
-                call = lines[0][len(GRADER_CALL_PREFIX):]
-                summary = (f"the grader called {call}, which ran your code{place}: it raised {last_line}"
-                           if where else f"the grader called {call} on what your code returned: it raised {last_line}")
-            else:
-                summary = f"your code raised {last_line}{place}"
-            return CheckResult(**base, points=0.0, status="error", message=f"{summary}\n{error}", diagnosis=None)
-        return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
+        return judge_probe(self.assignment, spec, record.probes[spec.id], reference, self.inputs[spec.id],
+                           lambda: failed_cells(record))
 
-    def _verdict(self, spec: CheckSpec, student: Any, expected: Any) -> Verdict:
-        judge = self.assignment.implementations[spec.id].judge
-        try:
-            return judge(JudgeCase(student=student, reference=expected, inputs=self.inputs[spec.id]))
-        except Exception as exc:  # the student returned data of a form the judge did not foresee
-            return Verdict(False, f"the returned value has an unexpected form and could not be compared "
-                                  f"({type(exc).__name__}: {exc})")
 
-    def _resembles(self, spec: CheckSpec, output: Any, other: Any) -> bool:
-        resembles = self.assignment.implementations[spec.id].resembles
-        if resembles is None:
-            return self._verdict(spec, output, other).passed
-        try:
-            return bool(resembles(output, other))
-        except Exception:
-            return False
+# ---------------------------------------------------------------------------------------------
+# Verdicts: one probe's output -> a check's result. Shared by grading and by the student-side
+# checker (tensorgrade.student), which runs the same probes in the student's own kernel, so both
+# give the same points, messages and diagnoses.
+# ---------------------------------------------------------------------------------------------
 
-    def _match_mistake(self, spec: CheckSpec, student: Any, reference: ReferenceOutputs) -> str | None:
-        """Name the known mistake whose outputs the student's reproduce, if any."""
-        for name, outputs in reference.mistakes.items():
-            variant = outputs.get(spec.id)
-            if variant is None or variant.status != "ok":
-                continue
-            if self._resembles(spec, variant.output, reference.reference[spec.id].output):
-                continue  # this mistake does not show on this check
-            if self._resembles(spec, student, variant.output):
-                return name
-        return None
+def judge_probe(assignment: Assignment, spec: CheckSpec, probe: ProbeRecord, reference: ReferenceOutputs,
+                inputs: Any, failing_cells: Callable[[], list[str]] = list) -> CheckResult:
+    """The check's result from its probe record; `failing_cells` gives "cell N failed: ..." lines,
+    the likely reason a name is not defined."""
+    base = dict(id=spec.id, question=spec.question, max_points=spec.points, visibility=spec.visibility)
+    if probe.status == "ok":
+        verdict = verdict_of(assignment, spec, probe.output, reference.reference[spec.id].output, inputs)
+        if not verdict.passed and verdict.diagnosis is None:
+            verdict.diagnosis = match_mistake(assignment, spec, probe.output, reference, inputs)
+        return CheckResult(**base, points=spec.points * verdict.fraction if verdict.passed else 0.0,
+                           status="passed" if verdict.passed else "failed",
+                           message=verdict.message or ("ok" if verdict.passed else "failed"),
+                           diagnosis=verdict.diagnosis, details=verdict.details)
+    if probe.status == "not_defined":
+        message = probe.error or "not defined"
+        failing = failing_cells()
+        if failing:  # the likely reason: a cell that should have defined it failed
+            message += "; " + "; ".join(failing[:2]) + (f" (+{len(failing) - 2} more)" if len(failing) > 2 else "")
+        return CheckResult(**base, points=0.0, status="failed", message=message, diagnosis="not-defined")
+    if probe.status == "timeout":
+        return CheckResult(**base, points=0.0, status="timeout", message=probe.error or "time limit reached",
+                           diagnosis=None)
+    error = probe.error or "the check did not run"
+    lines, last_line, _ = error_lines(error)
+    if last_line.startswith("NotImplementedError"):
+        return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
+                           message="not implemented yet: the function still raises NotImplementedError "
+                                   "(the template's stub); replace the stub with your code")
+    if probe.status == "error":
+        where = [line.strip() for line in lines if line.strip().startswith("cell ")]
+        place = f" ({where[-1].split(', in ')[0]})" if where else ""
+        if lines and lines[0].startswith(GRADER_CALL_PREFIX):
+            call = lines[0][len(GRADER_CALL_PREFIX):]
+            summary = (f"the grader called {call}, which ran your code{place}: it raised {last_line}"
+                       if where else f"the grader called {call} on what your code returned: it raised {last_line}")
+        else:
+            summary = f"your code raised {last_line}{place}"
+        return CheckResult(**base, points=0.0, status="error", message=f"{summary}\n{error}", diagnosis=None)
+    return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
+
+
+def verdict_of(assignment: Assignment, spec: CheckSpec, student: Any, expected: Any, inputs: Any) -> Verdict:
+    judge = assignment.implementations[spec.id].judge
+    try:
+        return judge(JudgeCase(student=student, reference=expected, inputs=inputs))
+    except Exception as exc:  # the student returned data of a form the judge did not foresee
+        return Verdict(False, f"the returned value has an unexpected form and could not be compared "
+                              f"({type(exc).__name__}: {exc})")
+
+
+def _resembles(assignment: Assignment, spec: CheckSpec, output: Any, other: Any, inputs: Any) -> bool:
+    resembles = assignment.implementations[spec.id].resembles
+    if resembles is None:
+        return verdict_of(assignment, spec, output, other, inputs).passed
+    try:
+        return bool(resembles(output, other))
+    except Exception:
+        return False
+
+
+def match_mistake(assignment: Assignment, spec: CheckSpec, student: Any, reference: ReferenceOutputs,
+                  inputs: Any) -> str | None:
+    """Name the known mistake whose outputs the student's reproduce, if any."""
+    for name, outputs in reference.mistakes.items():
+        variant = outputs.get(spec.id)
+        if variant is None or variant.status != "ok":
+            continue
+        if _resembles(assignment, spec, variant.output, reference.reference[spec.id].output, inputs):
+            continue  # this mistake does not show on this check
+        if _resembles(assignment, spec, student, variant.output, inputs):
+            return name
+    return None
 
 
 def error_lines(error: str) -> tuple[list[str], str, str | None]:
