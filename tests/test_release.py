@@ -237,7 +237,8 @@ def test_notebook_of_another_assignment_or_version_is_flagged_and_still_graded(a
 def test_deleted_locked_cell_of_a_released_notebook_is_reported(a2_release, a2_grader, tmp_path):
     notebook = tmp_path / "deleted.ipynb"
     shutil.copyfile(a2_release.release_dir / f"{A2}.ipynb", notebook)
-    edit_notebook(notebook, lambda nb: nb.cells.pop(1))
+    edit_notebook(notebook, lambda nb: nb.cells.pop(next(i for i, c in enumerate(nb.cells)
+                                                        if c.metadata.get("tensorgrade", {}).get("given"))))
     result = a2_grader.grade(notebook)
     assert result.status == "graded"
     assert any("is missing" in f and "did not run" in f for f in result.integrity), result.integrity

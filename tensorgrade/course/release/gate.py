@@ -33,8 +33,8 @@ import nbformat
 
 from tensorgrade.course.assignment import Assignment, SpecError, load_assignment
 from tensorgrade.course.release.leaks import MIN_SEED_DIGITS, SecretIndex, collect_secrets, scan_for_leaks
-from tensorgrade.course.release.packaging import (EXPECTATIONS_FILE, public_seed_of, public_view, write_expectations,
-                                                  write_release_files, write_zip)
+from tensorgrade.course.release.packaging import (EXPECTATIONS_FILE, is_checker, public_seed_of, public_view,
+                                                  write_expectations, write_release_files, write_zip)
 from tensorgrade.course.release.student_check import ReleaseError, check_notebook
 from tensorgrade.sandbox.host.workers import ExecutionError
 from tensorgrade.grading.grader import Grader, ReferenceFailure, draw_all_inputs, reference_outputs
@@ -136,7 +136,9 @@ def fill_with_reference(released: nbformat.NotebookNode, solution: nbformat.Note
     non-given code cells); where cells cannot be matched, the reference's cells themselves, with
     the release's metadata and the released ids of the given cells."""
     filled = nbformat.from_dict(json.loads(json.dumps(released)))
-    student_cells = [c for c in filled.cells if c.cell_type == "code" and not is_given(c.get("metadata", {}))]
+    # The checker's cells (tg.init, tg.check) stay as released: they are neither given nor answers.
+    student_cells = [c for c in filled.cells if c.cell_type == "code" and not is_given(c.get("metadata", {}))
+                     and not is_checker(c.get("metadata", {}))]
     reference_cells = [c for c in solution.cells if c.cell_type == "code" and not is_given(c.get("metadata", {}))]
     by_id = {c.get("id"): c for c in reference_cells if c.get("id")}
     by_question: dict[str, list] = {}

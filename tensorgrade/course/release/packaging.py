@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -64,11 +66,69 @@ def public_view(assignment: Assignment, public_seed: int) -> Assignment:
 # The released files
 # ---------------------------------------------------------------------------------------------
 
+CHECK_COMMAND_NOTE = re.compile(r"Run the public checks\s+at\s+any\s+time\s+with\s+`(?:tensorgrade|autograder)\s+check\s+[^`]*`\.")
+CHECK_CELLS_NOTE = ("Run the `tg.check(...)` cell under each answer to run its public checks here, on what you "
+                    "have run so far (the first code cell loads them; hidden checks run at grading).")
+
+
+def is_checker(metadata: dict) -> bool:
+    """A cell the release added to run the student-side checker (metadata `tensorgrade.checker`)."""
+    marker = metadata.get("tensorgrade") if isinstance(metadata, dict) else None
+    return isinstance(marker, dict) and marker.get("checker") is True
+
+
+def _checker_cell(cell_id: str, source: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source, metadata={"tensorgrade": {"checker": True}})
+    cell["id"] = cell_id
+    return cell
+
+
+def init_cell_source(assignment: Assignment) -> str:
+    """The first code cell: loads the checker for this release. An instructor may set where Colab
+    students get the release (assignment.yaml: `student: {release_url: ...}`)."""
+    spec = yaml.safe_load((assignment.directory / SPEC_FILE).read_text()) or {}
+    student = spec.get("student") if isinstance(spec.get("student"), dict) else {}
+    url = student.get("release_url")
+    arguments = f"assignment={json.dumps(assignment.id)}" + (f", url={json.dumps(str(url))}" if url else "")
+    return ("# Loads this assignment's public checks (the release folder beside this notebook; in Colab, the\n"
+            f"# release zip uploaded or on your Drive). Without the package: %pip install tensorgrade\n"
+            "import tensorgrade.student as tg\n"
+            f"tg.init({arguments})")
+
+
+def add_checker_cells(assignment: Assignment, notebook: nbformat.NotebookNode) -> None:
+    """A first code cell that loads the checker, a `tg.check("qN")` cell after each question's last
+    answer cell, and the template's note about the `tensorgrade check` command pointed at them.
+
+    At grading these cells run like any other and do nothing (tensorgrade.student is a no-op under
+    the grader), so a submission scores the same with them, without them, or with them edited."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = CHECK_COMMAND_NOTE.sub(CHECK_CELLS_NOTE, cell.source)
+    last_answer: dict[str, int] = {}
+    for index, cell in enumerate(notebook.cells):
+        marker = cell.get("metadata", {}).get("tensorgrade")
+        if cell.cell_type == "code" and isinstance(marker, dict) and marker.get("answer") and marker.get("question"):
+            last_answer[str(marker["question"])] = index
+    taken = {cell.get("id") for cell in notebook.cells}
+    for question, index in sorted(last_answer.items(), key=lambda item: -item[1]):
+        cell_id = f"tensorgrade-check-{re.sub(r'[^A-Za-z0-9_-]', '-', question)}"
+        while cell_id in taken:
+            cell_id += "x"
+        taken.add(cell_id)
+        notebook.cells.insert(index + 1, _checker_cell(cell_id, f"tg.check({json.dumps(question)})"))
+    first_code = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"), len(notebook.cells))
+    cell_id = "tensorgrade-init"
+    while cell_id in taken:
+        cell_id += "x"
+    notebook.cells.insert(first_code, _checker_cell(cell_id, init_cell_source(assignment)))
+
+
 def student_notebook(assignment: Assignment) -> nbformat.NotebookNode:
     """The template as students get it: outputs cleared, cell ids, given cells locked with a
-    checksum, the assignment id and version in the notebook metadata."""
+    checksum, the assignment id and version in the notebook metadata, and the checker's cells."""
     notebook = nbformat.read(str(assignment.template_path), as_version=4)
-    ensure_cell_ids(notebook)  # the same ids the grader derives from the template
+    ensure_cell_ids(notebook)  # the same ids the grader derives from the template (before cells are added)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -78,6 +138,7 @@ def student_notebook(assignment: Assignment) -> nbformat.NotebookNode:
             cell.metadata["deletable"] = False
             cell.metadata["tensorgrade"] = {**cell.metadata["tensorgrade"], "locked": True,
                                            "checksum": source_checksum(cell.source)}
+    add_checker_cells(assignment, notebook)
     notebook.metadata["tensorgrade"] = {"assignment": assignment.id, "version": assignment.version}
     nbformat.validate(notebook)
     return notebook
