@@ -14,6 +14,7 @@ The subpackages, in the order a submission meets them:
     classroom/         many submissions: discovery, batch, gradebook, exports, Dask
     reports/           what people read: student reports, the terminal, the TA dashboard
     cli/               the `tensorgrade` command
+    student/           the checker in a student's notebook (tg.init, tg.check): the public checks on the live kernel
 
     safe_text          student-derived text made harmless where a person reads it (terminal,
                        Markdown, spreadsheet cells, file names): used by reports/, cli/, classroom/

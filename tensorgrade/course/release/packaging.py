@@ -84,12 +84,14 @@ def _checker_cell(cell_id: str, source: str) -> nbformat.NotebookNode:
 
 
 def init_cell_source(assignment: Assignment) -> str:
-    """The first code cell: loads the checker for this release. An instructor may set where Colab
-    students get the release (assignment.yaml: `student: {release_url: ...}`)."""
+    """The first code cell: loads the checker for this release. An instructor may set where students
+    get the release (assignment.yaml: `student: {release_url: ..., release_path: ...}`: a download for
+    Colab, a folder or zip on a shared drive); without them, it is looked for beside the notebook."""
     spec = yaml.safe_load((assignment.directory / SPEC_FILE).read_text()) or {}
     student = spec.get("student") if isinstance(spec.get("student"), dict) else {}
-    url = student.get("release_url")
-    arguments = f"assignment={json.dumps(assignment.id)}" + (f", url={json.dumps(str(url))}" if url else "")
+    url, path = student.get("release_url"), student.get("release_path")
+    arguments = ((f"{json.dumps(str(path))}, " if path else "") + f"assignment={json.dumps(assignment.id)}"
+                 + (f", url={json.dumps(str(url))}" if url else ""))
     return ("# Loads this assignment's public checks (the release folder beside this notebook; in Colab, the\n"
             f"# release zip uploaded or on your Drive). Without the package: %pip install tensorgrade\n"
             "import tensorgrade.student as tg\n"
