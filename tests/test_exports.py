@@ -271,8 +271,8 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
         setup = bundle.read("setup.sh").decode()
     assert {"setup.sh", "run_autograder", "package/pyproject.toml", "package/constraints.txt",
             "package/tensorgrade/grading/grader.py",
-            "assignments/a2_autograd/assignment.yaml", "solutions/a2_autograd/secret.yaml",
-            "solutions/a2_autograd/solution.ipynb", "solutions/a2_autograd/checks.py"} <= names
+            "assignments/a2_autograd/assignment.yaml", "solutions/a2_autograd/a2_autograd.py",
+            "solutions/a2_autograd/solution.ipynb", "solutions/a2_autograd/thresholds.json"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert not any("/samples/" in name or "__pycache__" in name for name in names)
     assert "bubblewrap" in setup and "torch==2.13.0" in setup and "download.pytorch.org/whl/cpu" in setup

@@ -130,7 +130,7 @@ def corpus(tmp_path_factory):
         (folder / path.name).write_bytes(path.read_bytes())
     for name, generate in build.GENERATED.items():
         generate(folder / f"{name}.ipynb")
-    (folder / "symlink_to_secret.ipynb").symlink_to(ROOT / "solutions" / "a2_autograd" / "secret.yaml")
+    (folder / "symlink_to_secret.ipynb").symlink_to(ROOT / "solutions" / "a2_autograd" / "a2_autograd.py")
     (folder / "notes").mkdir()
     (folder / "notes" / "canary.txt").write_text(CANARY)  # beside other submissions: must stay unseen
     a4_folder = tmp / "a4_submissions"
@@ -397,8 +397,7 @@ def test_the_graders_environment_and_files_stay_unseen(corpus):
 
 def test_symlinked_submission_is_never_read(corpus):
     result = results_of(corpus, "a2_autograd")["symlink_to_secret"]
-    secret = (corpus["assignments"]["a2_autograd"].solutions_dir / "secret.yaml").read_text()
-    seed = str(yaml.safe_load(secret)["seed"])
+    seed = str(corpus["assignments"]["a2_autograd"].secret_seed)  # the source's secret seed
     assert seed not in json.dumps(result.to_json())
 
 

@@ -23,11 +23,12 @@ from tensorgrade.course.release.gate import release_assignment, template_problem
 from tensorgrade.course.release.packaging import EXPECTATIONS_FILE, public_seed_of
 from tensorgrade.course.release.student_check import check_notebook
 from tensorgrade.grading.results import CheckResult, SubmissionResult
+from tensorgrade.course.source import read_source
 from conftest import ROOT
 
 A2 = "a2_autograd"
-SECRET_SEED = str(yaml.safe_load((ROOT / "solutions" / A2 / "secret.yaml").read_text())["seed"])
-HIDDEN_PROBES = ("legendre_gradcheck", "legendre_saved", "polynomial_forward", "train_full")
+SECRET_SEED = str(read_source(ROOT / "solutions" / A2 / f"{A2}.py").meta["secret_seed"])
+HIDDEN_PROBES = ("fit_loss", "saves_input(", "from_reference(")  # names only the source's hidden cells use
 
 
 def copy_course(tmp_path, with_mistakes=False):
@@ -297,8 +298,8 @@ def test_template_rules_are_exact():
 
 @pytest.mark.parametrize("leak, origin", [
     ("solution line in a file of the public folder", f"solutions/{A2}/solution.ipynb cell 3"),
-    ("hidden input distribution in public checks", f"solutions/{A2}/checks.py"),
-    ("hidden probe pasted into public probes", f"solutions/{A2}/probes.py"),
+    ("hidden input distribution in public checks", f"solutions/{A2}/{A2}.py cell"),
+    ("hidden judge pasted into public checks", f"solutions/{A2}/{A2}.py cell"),
     ("secret seed in the spec", "holds the secret seed"),
     ("threshold file among the data", f"is a copy of solutions/{A2}/thresholds.json"),
 ])
@@ -310,15 +311,16 @@ def test_gate_refuses_a_release_that_would_contain_a_secret(tmp_path, leak, orig
                                          "    return grad_output * 1.5 * (5 * input ** 2 - 1)\n")
     elif leak == "hidden input distribution in public checks":
         with open(public / "checks.py", "a") as fh:
-            fh.write("\n# hidden: amplitude, phase = rng.uniform(0.8, 1.2), rng.uniform(-0.3, 0.3)\n")
-    elif leak == "hidden probe pasted into public probes":
-        hidden = (root / "solutions" / A2 / "probes.py").read_text()
-        start = hidden.index("def legendre_saved")
-        with open(public / "probes.py", "a") as fh:
-            fh.write("\n\n" + hidden[start:hidden.index("def polynomial_forward")].replace("legendre_saved", "saved"))
+            fh.write("\n# hidden: y=lambda rng: (rng.uniform(0.8, 1.2) * np.sin(x_long + rng.uniform(-0.3, 0.3)))"
+                     ".astype(np.float32),\n")
+    elif leak == "hidden judge pasted into public checks":
+        hidden = (root / "solutions" / A2 / f"{A2}.py").read_text()
+        start = hidden.index("def fit_loss")
+        with open(public / "checks.py", "a") as fh:
+            fh.write("\n\n" + hidden[start:hidden.index("x_long = ")].replace("fit_loss", "loss_of"))
     elif leak == "secret seed in the spec":
         spec = (public / "assignment.yaml").read_text()
-        (public / "assignment.yaml").write_text(spec.replace('description: "forward computes P3(x)"',
+        (public / "assignment.yaml").write_text(spec.replace('description: forward computes P3(x)',
                                                              f'description: "forward, inputs from seed {SECRET_SEED}"'))
     else:
         (public / "data").mkdir()
@@ -366,7 +368,7 @@ def test_every_course_notebooks_headings_state_the_specs_points():
 def test_cli_release_prints_what_failed_and_exits_nonzero(tmp_path, capsys):
     root = copy_course(tmp_path)
     spec = root / "assignments" / A2 / "assignment.yaml"
-    spec.write_text(spec.read_text().replace('description: "forward computes P3(x)"',
+    spec.write_text(spec.read_text().replace('description: forward computes P3(x)',
                                              f'description: "forward, seed {SECRET_SEED}"'))
     code = main(["release", str(root / "assignments" / A2), "--out", str(tmp_path / "out")])
     printed = capsys.readouterr().out

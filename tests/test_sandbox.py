@@ -26,8 +26,8 @@ def cell_of(result, source_marker_index):
 
 READ_ATTEMPTS = f"""
 import os, glob
-targets = [{str(SOLUTIONS / 'checks.py')!r}, {str(SOLUTIONS / 'secret.yaml')!r}, {str(SOLUTIONS / 'solution.ipynb')!r},
-           '../../solutions/a2_autograd/checks.py', {str(ROOT)!r}, '/jobs', '/root/.bash_history',
+targets = [{str(SOLUTIONS / 'a2_autograd.py')!r}, {str(SOLUTIONS / 'thresholds.json')!r}, {str(SOLUTIONS / 'solution.ipynb')!r},
+           '../../solutions/a2_autograd/a2_autograd.py', {str(ROOT)!r}, '/jobs', '/root/.bash_history',
            '/proc/1/environ', '/proc/1/mem', '/proc/self/../1/root/jobs']
 for t in targets:
     try:

@@ -39,6 +39,13 @@ class Check:
     # Which probes.py holds `probe`: its own visibility's by default.  A hidden check may use a
     # public probe on hidden inputs (probes are not secret); a public one never uses a hidden probe.
     probe_module: str | None = None
+    # Declared with the check in a single-source assignment (tensorgrade/checking/vocabulary.py);
+    # a legacy checks.py leaves them unset and its assignment.yaml says them.
+    points: float | None = None
+    description: str = ""
+    timeout: float | None = None
+    threshold: Any = None  # a standard_judges.Threshold derived from the reference, if any
+    measure: Callable[[Any, Any], float] | None = None  # what the threshold bounds, from (output, inputs)
 
 
 def check_rng(seed: int, check_id: str) -> np.random.Generator:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tensorgrade.cli.authoring import add_parsers as add_authoring_parsers
 from tensorgrade.cli.classroom import (cmd_cluster, cmd_export, cmd_gradescope, cmd_gradescope_run, cmd_override,
                                        cmd_report)
 from tensorgrade.cli.course import cmd_check, cmd_release, cmd_split
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: assignments/<id>, if present)")
     report.add_argument("--solutions", metavar="DIR", help="the solutions folder (default: solutions/<id>)")
     report.set_defaults(func=cmd_report)
+
+    add_authoring_parsers(sub)
 
     split = sub.add_parser("split", help="turn an nbgrader-style source notebook into an assignment and its solutions")
     split.add_argument("source", help="the source notebook (### BEGIN SOLUTION regions, nbgrader test cells)")

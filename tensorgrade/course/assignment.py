@@ -11,6 +11,11 @@ Layout, for an assignment `<id>`:
     solutions/<id>/secret.yaml         the secret seed hidden inputs are drawn from
     solutions/<id>/mistakes/<name>.py  known mistakes, as variants of the reference
 The spec is validated on load; every error names the file, the key and the problem.
+
+A single-source assignment (tensorgrade/course/source.py) has `solutions/<id>/<id>.py` instead of
+the solutions files above: its hidden checks and probes, secret seed and known mistakes are read
+from that source here, and the files of assignments/<id>/ and the reference notebook are generated
+from it by `tensorgrade build` (a test proves they are up to date).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from tensorgrade.checking.checks import Check
 from tensorgrade.sandbox.limits import Limits
 
 VISIBILITIES = ("public", "hidden")
+THRESHOLDS_FILE = "thresholds.json"
+PROBES_PREAMBLE = "from tensorgrade.checking.inside.standard_probes import *  # noqa: F401,F403 (the vocabulary's probes)\n"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 
@@ -94,6 +101,11 @@ class Assignment:
     def solution_path(self) -> Path:
         return self.solutions_dir / "solution.ipynb"
 
+    @property
+    def source_path(self) -> Path:
+        """The single source, where there is one (solutions/<id>/<id>.py)."""
+        return self.solutions_dir / f"{self.id}.py"
+
     def check(self, check_id: str) -> CheckSpec:
         return next(c for c in self.checks if c.id == check_id)
 
@@ -109,6 +121,7 @@ class Assignment:
         paths = [self.directory / "assignment.yaml", self.directory / "checks.py", self.directory / "probes.py",
                  self.solution_path, self.solutions_dir / "checks.py", self.solutions_dir / "probes.py"]
         paths += sorted((self.solutions_dir / "mistakes").glob("*.py"))
+        paths += [self.source_path, self.solutions_dir / THRESHOLDS_FILE, self.directory / THRESHOLDS_FILE]
         # The grader's code that runs with the probes and shapes what they return: a change there
         # must not leave stale reference outputs in the cache.
         import tensorgrade
@@ -139,8 +152,9 @@ def _number(data: dict, key: str, where: str, default: float | None = None, posi
 
 
 def load_assignment(directory: Path | str, solutions_dir: Path | str | None = None,
-                    with_hidden: bool = True) -> Assignment:
-    """Load and validate an assignment; `with_hidden=False` for a student-side release."""
+                    with_hidden: bool = True, thresholds: bool = True) -> Assignment:
+    """Load and validate an assignment; `with_hidden=False` for a student-side release;
+    `thresholds=False` leaves thresholds derived from the reference unresolved (to compute them)."""
     directory = Path(directory).resolve()
     spec_path = directory / "assignment.yaml"
     where = str(spec_path)
@@ -241,7 +255,7 @@ def load_assignment(directory: Path | str, solutions_dir: Path | str | None = No
         questions=questions, checks=checks, cell_timeout=cell_timeout,
         submission_timeout=submission_timeout, limits=limits, preload=preload, requires=requires,
         public_seed=public_seed)
-    _attach_checks(assignment, with_hidden)
+    _attach_checks(assignment, with_hidden, thresholds)
     return assignment
 
 
@@ -253,17 +267,25 @@ def _load_module(path: Path, name: str):
     return module
 
 
-def _attach_checks(assignment: Assignment, with_hidden: bool) -> None:
+def _attach_checks(assignment: Assignment, with_hidden: bool, thresholds: bool = True) -> None:
     places = {"public": assignment.directory}
     if with_hidden:
         places["hidden"] = assignment.solutions_dir
         if not assignment.solutions_dir.is_dir():
             raise SpecError(f"{assignment.solutions_dir}: solutions folder not found (needed for hidden checks "
                             "and the reference; pass --solutions DIR)")
+    source = None
+    if with_hidden and assignment.source_path.is_file():
+        from tensorgrade.course.source import read_source
+
+        source = read_source(assignment.source_path)
     for visibility, folder in places.items():
         wanted = [c for c in assignment.checks if c.visibility == visibility]
         checks_path, probes_path = folder / "checks.py", folder / "probes.py"
         if not wanted:
+            continue
+        if visibility == "hidden" and source is not None:
+            _attach_from_source(assignment, source, wanted)
             continue
         if not checks_path.is_file():
             raise SpecError(f"{checks_path}: not found ({len(wanted)} {visibility} check(s) are declared)")
@@ -291,9 +313,13 @@ def _attach_checks(assignment: Assignment, with_hidden: bool) -> None:
         if module not in places or (spec.visibility == "public" and module == "hidden"):
             raise SpecError(f"{places[spec.visibility] / 'checks.py'}: {check.id} uses probe_module {module!r}; "
                             "a check uses its own visibility's probes, or a hidden check the public ones")
-        if not re.search(rf"^def {re.escape(check.probe)}\(", assignment.probe_sources[module], re.MULTILINE):
+        if not _defines_probe(assignment.probe_sources[module], check.probe):
             raise SpecError(f"{places[module] / 'probes.py'}: probe `{check.probe}` used by {check.id} is not defined")
-    if with_hidden:
+    for visibility, folder in places.items() if thresholds else ():
+        _resolve_thresholds(assignment, visibility, folder)
+    if with_hidden and source is not None:
+        _secret_and_mistakes_from_source(assignment, source)
+    elif with_hidden:
         secret_path = assignment.solutions_dir / "secret.yaml"
         if not secret_path.is_file():
             raise SpecError(f"{secret_path}: not found (holds `seed`, the secret seed of hidden inputs)")
@@ -314,3 +340,68 @@ def _explanation(source: str) -> str:
             break
         lines.append(line.lstrip("#").strip())
     return " ".join(lines).strip()
+
+
+def _defines_probe(probe_source: str, name: str) -> bool:
+    from tensorgrade.checking.inside.standard_probes import STANDARD_PROBES
+
+    if name in STANDARD_PROBES and PROBES_PREAMBLE.strip() in probe_source.splitlines():
+        return True
+    return re.search(rf"^def {re.escape(name)}\(", probe_source, re.MULTILINE) is not None
+
+
+def _attach_from_source(assignment: Assignment, source, wanted: list[CheckSpec]) -> None:
+    """The hidden checks and probes of a single-source assignment, read from its source."""
+    from tensorgrade.course.source import AuthoringError, run_declarations
+
+    where = str(source.path)
+    try:
+        declared = run_declarations(source, "hidden-checks").get("CHECKS", [])
+    except AuthoringError as exc:
+        raise SpecError(str(exc)) from None
+    by_id = {c.id: c for c in declared}
+    missing = [c.id for c in wanted if c.id not in by_id]
+    extra = [i for i in by_id if i not in {c.id for c in wanted}]
+    if missing or extra:
+        raise SpecError(f"{where}: the hidden checks declared ({sorted(by_id)}) differ from those of "
+                        f"{assignment.directory / 'assignment.yaml'} ({sorted(c.id for c in wanted)}): "
+                        "run `tensorgrade build` to regenerate it")
+    assignment.implementations.update(by_id)
+    assignment.probe_sources["hidden"] = PROBES_PREAMBLE + source.code_of("hidden-probes")
+
+
+def _resolve_thresholds(assignment: Assignment, visibility: str, folder: Path) -> None:
+    """Thresholds derived from the reference (`from_reference`), as `tensorgrade thresholds` computed them
+    into the folder's thresholds.json; one not computed, or computed for another declaration, is an error."""
+    import json
+
+    needing = [c for c in assignment.implementations.values()
+               if c.threshold is not None and c.threshold.value is None and assignment.check(c.id).visibility == visibility]
+    if not needing:
+        return
+    path = folder / THRESHOLDS_FILE
+    computed = json.loads(path.read_text()) if path.is_file() else {}
+    for check in needing:
+        entry = computed.get(check.id)
+        if not isinstance(entry, dict) or entry.get("declared") != check.threshold.declaration():
+            state = "was not computed" if entry is None else "was computed for another declaration"
+            raise SpecError(f"{path}: the threshold of {check.id} (derived from the reference) {state}: run "
+                            f"`tensorgrade thresholds {assignment.source_path}`")
+        check.threshold.value = float(entry["value"])
+
+
+def _secret_and_mistakes_from_source(assignment: Assignment, source) -> None:
+    from tensorgrade.course.source import AuthoringError, run_declarations
+
+    seed = source.meta.get("secret_seed")
+    if type(seed) is not int:
+        raise SpecError(f"{source.path}: the header's `secret_seed` must be an integer (the seed of hidden inputs)")
+    assignment.secret_seed = seed
+    try:
+        declared = run_declarations(source, "mistakes").get("MISTAKES", [])
+        for spec in declared:
+            variant = "\n\n".join(source.edited(question, edits, f"mistake {spec.name}")
+                                   for question, edits in spec.edits.items())
+            assignment.mistakes.append(Mistake(name=spec.name, source=variant, explanation=spec.explanation))
+    except AuthoringError as exc:
+        raise SpecError(str(exc)) from None

@@ -136,6 +136,13 @@ def collect_secrets(assignment: Assignment, root: Path) -> SecretIndex:
             if cell.cell_type == "code":
                 index.add(cell.source, f"{origin(assignment.solution_path)} cell {number}",
                           allowed=in_template(cell.source) | plumbing(cell.source))
+    if assignment.source_path.is_file():  # a single source: its hidden cells, mistakes and samples
+        from tensorgrade.course.source import read_source
+
+        for cell in read_source(assignment.source_path).cells:
+            if cell.kind in ("hidden-checks", "hidden-probes", "mistakes", "samples"):
+                index.add(cell.source, f"{origin(assignment.source_path)} cell {cell.index + 1}",
+                          allowed=in_template(cell.source) | plumbing(cell.source))
     for name in ("checks.py", "probes.py"):
         if (solutions / name).is_file():
             text = (solutions / name).read_text()

@@ -1,0 +1,22 @@
+"""Everything an assignment's source uses, in one import: `from tensorgrade.authoring import *`.
+
+The check vocabulary (tensorgrade/checking/vocabulary.py), input draws, contracts of returned
+values, thresholds derived from the reference, the judging helpers for judges of your own, and
+`mistake`/`sample`/`STUB` (tensorgrade/course/source.py). See docs/authoring.md.
+"""
+
+from tensorgrade.checking.outside.judging import at_least, at_most, compare, failed, passed
+from tensorgrade.checking.vocabulary import (JudgeCase, Verdict, backward, below, close, custom, declare, dict_of,
+                                             from_reference, gradcheck, integers, list_of, normal, parameters, plain,
+                                             saves_input, uniform)
+from tensorgrade.course.source import STUB, mistake, sample
+
+__all__ = [
+    "close", "backward", "gradcheck", "saves_input", "parameters", "below", "custom", "declare",
+    "uniform", "normal", "integers", "dict_of", "list_of", "from_reference", "plain",
+    "JudgeCase", "Verdict", "compare", "failed", "passed", "at_least", "at_most",
+    "mistake", "sample", "STUB",
+]
+# The vocabulary of each topic (tensorgrade/checking/vocabulary_<topic>.py), each with its own __all__:
+# (one import line per topic module, below)
+
