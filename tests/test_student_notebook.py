@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -57,8 +58,8 @@ def test_the_student_virtualenv_differs_from_the_grader_lock():
 # ---------------------------------------------------------------------------------------------
 
 def _pip(python: Path, *args: str) -> None:
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", *args], capture_output=True, text=True,
-                          env=_clean_env(python.parent.parent))
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", *args],
+                          capture_output=True, text=True, env=_clean_env(python.parent.parent))
     assert done.returncode == 0, f"pip install {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
@@ -85,16 +86,18 @@ def _dependencies_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def student_venv() -> dict:
+def build_student_venv() -> dict:
     """{python, before, after}: the virtualenv's interpreter and its packages before and after
-    `pip install -e <this repository>` (without constraints.txt)."""
+    `pip install -e <this repository>` (without constraints.txt). Built once per set of pins."""
     cache = ROOT / ".cache" / "student-venv"
     cache.mkdir(parents=True, exist_ok=True)
     venv = cache / _dependencies_key()
     record = venv / "tensorgrade-test.json"
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time, for every pytest on this machine
+        for stale in cache.iterdir():  # virtualenvs of other pins: about 1 GB each
+            if stale.is_dir() and stale != venv:
+                shutil.rmtree(stale, ignore_errors=True)
         if not record.is_file():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -107,6 +110,18 @@ def student_venv() -> dict:
             record.write_text(json.dumps({"before": before, "after": after}))
     data = json.loads(record.read_text())
     return {"python": venv / "bin" / "python", **data}
+
+
+@pytest.fixture(scope="module")
+def venv_building():
+    """The virtualenv builds in the background (pip is one process) while the releases are made."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        yield executor.submit(build_student_venv)
+
+
+@pytest.fixture(scope="module")
+def student_venv(venv_building, releases) -> dict:
+    return venv_building.result()
 
 
 def test_pip_install_leaves_the_students_torch_numpy_and_ipython_in_place(student_venv):
@@ -124,7 +139,7 @@ def test_pip_install_leaves_the_students_torch_numpy_and_ipython_in_place(studen
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def releases(tmp_path_factory) -> dict:
+def releases(venv_building, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("student-release")
     found = {}
     for assignment_id in ("a2_autograd", "a4_training"):
@@ -155,10 +170,11 @@ from nbclient import NotebookClient
 
 source, target = sys.argv[1:3]
 notebook = nbformat.read(source, as_version=4)
-# After the notebook: every public check's result and the kernel's own versions.
+# After the notebook: the results the check cells returned (IPython's Out) and the kernel's versions.
 notebook.cells.append(nbformat.v4.new_code_cell(
     "import json, sys, torch, numpy, IPython\\n"
-    "print({RESULTS_MARK!r} + json.dumps({{'results': tg.check_all().results, 'prefix': sys.prefix,\\n"
+    "results = [r for value in Out.values() for r in getattr(value, 'results', [])]\\n"
+    "print({RESULTS_MARK!r} + json.dumps({{'results': results, 'prefix': sys.prefix,\\n"
     "      'versions': {{'torch': torch.__version__, 'numpy': numpy.__version__, 'ipython': IPython.__version__}}}}))"))
 NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
                resources={{"metadata": {{"path": str(pathlib.Path(source).parent)}}}}).execute()

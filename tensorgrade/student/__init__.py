@@ -50,7 +50,7 @@ def _shell():
         return None
 
 
-def _namespace(depth: int = 2) -> tuple[dict, dict[str, str]]:
+def _namespace() -> tuple[dict, dict[str, str]]:
     """The live namespace (IPython's user namespace, else the caller's globals) and which code files
     are the student's (cells, else the calling script), for tracebacks."""
     shell = _shell()
@@ -58,7 +58,9 @@ def _namespace(depth: int = 2) -> tuple[dict, dict[str, str]]:
         from tensorgrade.student.live import ipython_cell_files
 
         return shell.user_ns, ipython_cell_files(shell)
-    frame = sys._getframe(depth)
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # out of this module: the student's script
     namespace = frame.f_globals
     filename = frame.f_code.co_filename
     return namespace, ({filename: Path(filename).name} if filename else {})
@@ -72,6 +74,10 @@ def init(where: str | os.PathLike | None = None, *, assignment: str | None = Non
     what to download and where to put it."""
     if under_grader():
         return None
+    return _shown(_init(where, assignment, url, search_roots))
+
+
+def _init(where, assignment, url, search_roots):
     from tensorgrade.student.display import Message
     from tensorgrade.student.locate import NotFound, find_release
 
@@ -140,6 +146,14 @@ def _run(question: str | None):
         from tensorgrade.student.display import CheckReport
 
         return CheckReport(assignment="", questions=[], note="(checked at grading)")
+    return _shown(_checked(question))
+
+
+def _checked(question: str | None):
+    if under_grader():
+        from tensorgrade.student.display import CheckReport
+
+        return CheckReport(assignment="", questions=[], note="(checked at grading)")
     if _state["checker"] is None and _state["problem"] is None:
         init()  # the first cell was skipped: look where init() looks by default
     if _state["checker"] is None:
@@ -149,7 +163,7 @@ def _run(question: str | None):
     if question is not None and question not in questions:
         return _report([], note=f"tensorgrade: {question!r} is not a question of {checker.assignment.id}; "
                                 f"its questions are {', '.join(questions)}")
-    namespace, files = _namespace(depth=3)
+    namespace, files = _namespace()
     report = _report([question] if question is not None else None)
     try:
         results = checker.run(namespace, question, files)
@@ -165,14 +179,14 @@ def _run(question: str | None):
         if described:
             row["explanation"] = described["title"] + (f": {described['explanation']}" if described["explanation"] else "")
         report.results.append(row)
-    _print_outside_ipython(report)
     return report
 
 
-def _print_outside_ipython(report) -> None:
-    """In a script the returned report is not displayed: print it (a REPL shows it by itself)."""
+def _shown(shown):
+    """In a script a returned value is not displayed: print it (a notebook and a REPL show it)."""
     if _shell() is None and not hasattr(sys, "ps1"):
-        print(report)
+        print(shown)
+    return shown
 
 
 def check(question: str):

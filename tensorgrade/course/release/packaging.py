@@ -66,7 +66,9 @@ def public_view(assignment: Assignment, public_seed: int) -> Assignment:
 # The released files
 # ---------------------------------------------------------------------------------------------
 
-CHECK_COMMAND_NOTE = re.compile(r"Run the public checks\s+at\s+any\s+time\s+with\s+`(?:tensorgrade|autograder)\s+check\s+[^`]*`\.")
+# The templates' note about the command line check, which the check cells replace.
+CHECK_COMMAND_NOTE = re.compile(r"Run the public checks\s+at\s+any\s+time\s+with\s+"
+                                r"`(?:tensorgrade|autograder)\s+check\s+[^`]*`\.")
 CHECK_CELLS_NOTE = ("Run the `tg.check(...)` cell under each answer to run its public checks here, on what you "
                     "have run so far (the first code cell loads them; hidden checks run at grading).")
 
