@@ -310,9 +310,10 @@ def test_gate_refuses_a_release_that_would_contain_a_secret(tmp_path, leak, orig
         (public / "notes.md").write_text("Draft of Q1, to polish:\n\n    input, = ctx.saved_tensors\n"
                                          "    return grad_output * 1.5 * (5 * input ** 2 - 1)\n")
     elif leak == "hidden input distribution in public checks":
+        hidden = next(line for line in (root / "solutions" / A2 / f"{A2}.py").read_text().splitlines()
+                      if "rng.uniform(0.8, 1.2)" in line)
         with open(public / "checks.py", "a") as fh:
-            fh.write("\n# hidden: y=lambda rng: (rng.uniform(0.8, 1.2) * np.sin(x_long + rng.uniform(-0.3, 0.3)))"
-                     ".astype(np.float32),\n")
+            fh.write(f"\n# hidden: {hidden.strip()}\n")
     elif leak == "hidden judge pasted into public checks":
         hidden = (root / "solutions" / A2 / f"{A2}.py").read_text()
         start = hidden.index("def fit_loss")

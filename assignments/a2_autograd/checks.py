@@ -28,6 +28,8 @@ parameters("q2.parameters", "Polynomial3()", "abcd", scalar=True,
            description="a, b, c, d are registered scalar nn.Parameters")
 
 
+# --- cell 11 of the source (line 125)
+
 def shows_coefficients(case):
     """string() shows each coefficient's value (to 2 decimals, either sign), in any format."""
     text, shown = plain(case.student["value"]), case.inputs["coefficients"]
@@ -46,7 +48,7 @@ custom("q2.string", shows_coefficients, call="filled(Polynomial3(), 'abcd', coef
        description="string() shows the formula with current values")
 
 
-# --- cell 13 of the source (line 176)
+# --- cell 14 of the source (line 177)
 RETURNS = (dict_of(float, "abcd", name="params"), list_of(float, length="steps", name="losses"))
 x_short = np.linspace(-math.pi, math.pi, 200, dtype=np.float32)
 close("q3.returns", "train_legendre(x, y, steps=steps, learning_rate=learning_rate)", like=RETURNS,

@@ -117,6 +117,12 @@ class Polynomial3(torch.nn.Module):
 parameters("q2.parameters", "Polynomial3()", "abcd", scalar=True,
            description="a, b, c, d are registered scalar nn.Parameters")
 
+# %% tags=["hidden-checks"]
+close("q2.forward", "filled(Polynomial3(), 'abcd', coefficients)(x)", rtol=1e-5, atol=1e-5,
+      coefficients=lambda rng: rng.uniform(-2, 2, size=4).tolist(), x=uniform(-3, 3, 50),
+      description="forward computes the cubic on hidden inputs")
+
+# %% tags=["checks"]
 
 def shows_coefficients(case):
     """string() shows each coefficient's value (to 2 decimals, either sign), in any format."""
@@ -134,11 +140,6 @@ def shows_coefficients(case):
 custom("q2.string", shows_coefficients, call="filled(Polynomial3(), 'abcd', coefficients).string()",
        coefficients=lambda rng: [round(float(v), 3) for v in rng.uniform(-2, 2, size=4)],
        description="string() shows the formula with current values")
-
-# %% tags=["hidden-checks"]
-close("q2.forward", "filled(Polynomial3(), 'abcd', coefficients)(x)", rtol=1e-5, atol=1e-5,
-      coefficients=lambda rng: rng.uniform(-2, 2, size=4).tolist(), x=uniform(-3, 3, 50),
-      description="forward computes the cubic on hidden inputs")
 
 # %% [markdown]
 # ## Q3 (3 points): gradient descent by hand

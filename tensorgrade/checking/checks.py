@@ -46,6 +46,7 @@ class Check:
     timeout: float | None = None
     threshold: Any = None  # a standard_judges.Threshold derived from the reference, if any
     measure: Callable[[Any, Any], float] | None = None  # what the threshold bounds, from (output, inputs)
+    line: int | None = None  # where the source declares it: checks are listed in the order written
 
 
 def check_rng(seed: int, check_id: str) -> np.random.Generator:

@@ -114,10 +114,11 @@ def declare(check_id: str, call: str, probe: str, judge: Callable[[JudgeCase], V
     _check_call(check_id, call)
     if threshold is not None:
         threshold.check = check_id
+    caller = sys._getframe(depth)
     check = Check(check_id, probe=probe, judge=judge, inputs=_drawer(call, dict(inputs or {}), dict(options or {})),
                   resembles=resembles, points=points, description=description, timeout=timeout,
-                  threshold=threshold, measure=measure)
-    _declared_in(sys._getframe(depth).f_globals, "CHECKS", check, "id")
+                  threshold=threshold, measure=measure, line=caller.f_lineno)
+    _declared_in(caller.f_globals, "CHECKS", check, "id")
     return check
 
 

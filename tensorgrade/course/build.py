@@ -68,8 +68,8 @@ def spec_of(source: AssignmentSource, checks: dict[str, list]) -> dict:
                 entry["timeout"] = _number(check.timeout)
             entry["description"] = check.description
             entries.append(entry)
-    order = list(answers)
-    entries.sort(key=lambda e: order.index(e["question"]))  # by question, each in declaration order
+    order, lines = list(answers), {c.id: c.line or 0 for declared in checks.values() for c in declared}
+    entries.sort(key=lambda e: (order.index(e["question"]), lines[e["id"]]))  # by question, then as written
     empty = [q for q, total in points.items() if total == 0]
     if empty:
         raise AuthoringError(f"{source.path}: question(s) {empty} have no checks, so they would be worth nothing")
@@ -222,25 +222,14 @@ def validate(source_path: Path | str, jobs: int = 2) -> list[str]:
     """Grade what the source built, in the sandbox; the problems and warnings, each naming what it is about:
     the reference must score full, a known mistake that changes no check's outcome is named, every
     sample must get its declared score, diagnoses and errors."""
-    from tensorgrade.grading.grader import Grader, verdict_of
+    from tensorgrade.grading.grader import Grader, silent_mistakes
 
     source = read_source(source_path)
     root = course_root(source)
     assignment = load_assignment(root / "assignments" / source.id, source.path.parent)
     found: list[str] = []
     with Grader(assignment, jobs=jobs) as grader:
-        reference = grader.reference
-        for name, records in reference.mistakes.items():
-            shows = False
-            for spec in assignment.checks:
-                variant, expected = records.get(spec.id), reference.reference[spec.id]
-                if variant is None or variant.status != "ok" or \
-                        not verdict_of(assignment, spec, variant.output, expected.output, grader.inputs[spec.id]).passed:
-                    shows = True
-                    break
-            if not shows:
-                found.append(f"warning: mistake {name}: no check's outcome changes with it (every check passes the "
-                             "variant): add a check that tells it from the reference, or drop it")
+        found += [f"warning: {silent}" for silent in silent_mistakes(assignment, grader.reference, grader.inputs)]
         result = grader.grade(assignment.solution_path)
         if result.score != result.max_score:
             found.append(f"the reference scores {result.score:g}/{result.max_score:g}: " + "; ".join(

@@ -293,6 +293,20 @@ def match_mistake(assignment: Assignment, spec: CheckSpec, student: Any, referen
     return None
 
 
+def silent_mistakes(assignment: Assignment, reference: ReferenceOutputs, inputs: dict[str, Any]) -> list[str]:
+    """The known mistakes no check tells from the reference (every check passes the variant): each can
+    never be named in a diagnosis, which the instructor must hear about (build, release)."""
+    silent = []
+    for name, records in reference.mistakes.items():
+        if not any(records.get(spec.id) is None or records[spec.id].status != "ok"
+                   or not verdict_of(assignment, spec, records[spec.id].output, reference.reference[spec.id].output,
+                                     inputs[spec.id]).passed
+                   for spec in gradable_checks(assignment)):
+            silent.append(f"mistake {name}: no check's outcome changes with it (every check passes the variant), "
+                          "so no diagnosis can name it: add a check that tells it from the reference, or drop it")
+    return silent
+
+
 def error_lines(error: str) -> tuple[list[str], str, str | None]:
     """An error's lines (split on newlines only: a carriage return of the student's is not a line of
     the grader's), its last line that is not the grader's hint, and that hint (`[grader] ...`)."""

@@ -37,7 +37,7 @@ from tensorgrade.course.release.packaging import (EXPECTATIONS_FILE, is_checker,
                                                   write_expectations, write_release_files, write_zip)
 from tensorgrade.course.release.student_check import ReleaseError, check_notebook
 from tensorgrade.sandbox.host.workers import ExecutionError
-from tensorgrade.grading.grader import Grader, ReferenceFailure, draw_all_inputs, reference_outputs
+from tensorgrade.grading.grader import Grader, ReferenceFailure, draw_all_inputs, reference_outputs, silent_mistakes
 from tensorgrade.submission.notebooks import (LOCKED_CELL_FINDING, ensure_cell_ids, is_given, locked_cells,
                                              source_checksum)
 from tensorgrade.grading.results import SubmissionResult
@@ -295,6 +295,7 @@ def release_assignment(assignment_dir: Path | str, out: Path | str, solutions_di
         with Grader(assignment, jobs=jobs) as grader:
             try:
                 problems = reference_problems(grader.grade(assignment.solution_path))
+                report.notes += silent_mistakes(assignment, grader.reference, grader.inputs)
             except (ReferenceFailure, ExecutionError) as exc:
                 problems = [str(exc)]
             if not problems:
