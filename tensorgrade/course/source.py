@@ -221,6 +221,7 @@ def run_declarations(source: AssignmentSource, kind: str, extra: dict | None = N
     namespace.update(np=np, math=math, re=regex)
     namespace.update(extra or {})
     namespace["__name__"] = f"tensorgrade_source_{source.id}_{kind.replace('-', '_')}"
+    namespace["__tensorgrade_visibility__"] = "hidden" if kind.startswith("hidden") else "public"
     code = source.code_of(kind)
     try:
         exec(compile(code, str(source.path), "exec"), namespace)
