@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,8 @@ STUDENT_VERSIONS = {"torch": "2.13.0", "numpy": "2.0.2", "ipython": "8.39.0", "i
 KEPT = ("torch", "numpy", "ipython")  # what `pip install tensorgrade` must leave as it found it
 RESULTS_MARK = "TENSORGRADE-TEST-RESULTS "
 WRONG_SIGN = ("return grad_output * 1.5", "return -grad_output * 1.5")  # a2's known mistake wrong-gradient-sign
+STRING_RAISES = ("    def string(self):\n", "    def string(self):\n        raise ValueError('<b>my bug</b>')\n")
+CELL_LABEL = re.compile(r"In \[\d+\]|cell \d+")  # where the student's code is: In [N] live, cell K at grading
 
 
 def _lock_versions() -> dict:
@@ -149,15 +152,15 @@ def releases(venv_building, tmp_path_factory) -> dict:
     return found
 
 
-def filled_notebook(release: Path, assignment_id: str, name: str, mistake: tuple[str, str] | None = None) -> Path:
-    """The released notebook with the reference's answers (and one mistake), saved in the release
-    folder as a student's working copy."""
+def filled_notebook(release: Path, assignment_id: str, name: str, changes: tuple[tuple[str, str], ...] = ()) -> Path:
+    """The released notebook with the reference's answers (and changes: mistakes), saved in the
+    release folder as a student's working copy."""
     released = nbformat.read(str(release / f"{assignment_id}.ipynb"), as_version=4)
     solution = load_assignment(ROOT / "assignments" / assignment_id).solution_path
     notebook = fill_with_reference(released, nbformat.read(str(solution), as_version=4))
-    if mistake is not None:
-        cell = next(c for c in notebook.cells if mistake[0] in c.source)
-        cell.source = cell.source.replace(mistake[0], mistake[1])
+    for old, new in changes:
+        cell = next(c for c in notebook.cells if old in c.source)
+        cell.source = cell.source.replace(old, new)
     path = release / f"{name}.ipynb"
     nbformat.write(notebook, str(path))
     return path
@@ -259,26 +262,36 @@ def test_released_notebook_with_the_reference_passes_every_check_cell_in_jupyter
 
 
 @pytest.mark.slow
-def test_a_known_mistake_shows_its_name_and_the_graders_message_in_the_check_cell(releases, student_venv, tmp_path):
+def test_a_known_mistake_and_a_raising_check_show_as_at_grading_in_the_check_cells(releases, student_venv, tmp_path):
     release = releases["a2_autograd"]
-    notebook = filled_notebook(release, "a2_autograd", "wrong_sign", mistake=WRONG_SIGN)
+    notebook = filled_notebook(release, "a2_autograd", "mistakes", changes=(WRONG_SIGN, STRING_RAISES))
     executed, data = run_in_jupyter(student_venv, notebook, tmp_path)
     live = {r["id"]: r for r in data["results"]}
     assert live["q1.backward"]["status"] == "failed" and live["q1.backward"]["diagnosis"] == "wrong-gradient-sign"
-    assert live["q1.forward"]["status"] == "passed"
-    # The same verdict, message and diagnosis as the sandboxed check of the saved notebook.
+    assert live["q1.forward"]["status"] == "passed" and live["q2.parameters"]["status"] == "passed"
+    # The same verdicts, messages and diagnoses as the sandboxed check of the saved notebook (the
+    # student's code is "In [N]" in their kernel, "cell K" in the saved file).
     graded, _ = check_notebook(release, notebook)
     sandboxed = {c.id: c for c in graded.checks}
+    assert sorted(live) == sorted(sandboxed)
     for check_id, result in live.items():
-        assert (result["status"], result["message"], result["diagnosis"]) == \
-            (sandboxed[check_id].status, sandboxed[check_id].message, sandboxed[check_id].diagnosis), check_id
-    cell = check_cells(executed)["q1"]
-    text, html = _outputs(cell), _html(cell)
-    first_line = live["q1.backward"]["message"].split("\n")[0]
+        expected = sandboxed[check_id]
+        assert (result["status"], CELL_LABEL.sub("CELL", result["message"]), result["diagnosis"]) == \
+            (expected.status, CELL_LABEL.sub("CELL", expected.message), expected.diagnosis), check_id
+    cells = check_cells(executed)
+    text, html = _outputs(cells["q1"]), _html(cells["q1"])
     for shown in (text, html):
         assert "wrong-gradient-sign" in shown and "Gradient with the wrong sign" in shown
-    assert first_line in text and "FAILED" in text
+    assert live["q1.backward"]["message"].split("\n")[0] in text and "FAILED" in text
     assert "opposite sign" in html and "failed" in html
+    # The raising check: the student's own frames, named as their kernel numbers the cells.
+    raised = live["q2.string"]
+    assert raised["status"] == "error" and "ValueError: <b>my bug</b>" in raised["message"]
+    assert re.search(r"In \[\d+\], line \d+, in string", raised["message"]), raised["message"]
+    assert "site-packages" not in raised["message"] and "tensorgrade/" not in raised["message"]
+    text, html = _outputs(cells["q2"]), _html(cells["q2"])
+    assert "ERROR" in text and "in string" in text
+    assert "&lt;b&gt;my bug&lt;/b&gt;" in html and "<b>my bug" not in html
 
 
 # ---------------------------------------------------------------------------------------------
