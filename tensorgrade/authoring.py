@@ -19,4 +19,6 @@ __all__ = [
 ]
 # The vocabulary of each topic (tensorgrade/checking/vocabulary_<topic>.py), each with its own __all__:
 # (one import line per topic module, below)
-
+from tensorgrade.checking import vocabulary_dataset  # noqa: E402
+from tensorgrade.checking.vocabulary_dataset import *  # noqa
+__all__ += vocabulary_dataset.__all__

@@ -25,7 +25,8 @@ from tensorgrade.sandbox.transport import OpaqueObject
 from conftest import ROOT
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "assignments").iterdir()
-                     if (p / "assignment.yaml").is_file() and (ROOT / "solutions" / p.name / "checks.py").is_file())
+                     if (p / "assignment.yaml").is_file() and any((ROOT / "solutions" / p.name / name).is_file()
+                                                                  for name in ("checks.py", f"{p.name}.py")))
 MUTATIONS = ["nan", "+inf", "-inf", "empty", "reshaped"]
 # Judges whose verdict no number of the output decides, and why (each one a reason, not a shortcut).
 NO_NUMBERS_DECIDE = {

@@ -197,14 +197,15 @@ def rereads_case(seconds: float, follows: bool = False, opening: int = 0):
 
 
 def test_a3_a_slow_dataset_that_reads_from_memory_passes_with_a_note():
-    checks = checks_module("solutions/a3_dataset/checks.py", "a3_hidden_checks")
-    slow = checks.judge_rereads(rereads_case(0.0066))  # pandas' .iloc per item, 3300 times the reference's
+    # the judge of the check itself, as the grader loads it from the source
+    judge_rereads = load_assignment(ROOT / "assignments" / "a3_dataset").implementations["q1.no_reread"].judge
+    slow = judge_rereads(rereads_case(0.0066))  # pandas' .iloc per item, 3300 times the reference's
     assert slow.passed and "Note (no points lost): one item takes 6.6 ms" in slow.message, slow.message
-    assert checks.judge_rereads(rereads_case(float("nan"))).passed  # a clock that lies decides nothing
-    assert "Note" not in checks.judge_rereads(rereads_case(1e-5)).message
+    assert judge_rereads(rereads_case(float("nan"))).passed  # a clock that lies decides nothing
+    assert "Note" not in judge_rereads(rereads_case(1e-5)).message
     # the deciding signals still decide, fast or slow
     for case in (rereads_case(1e-5, follows=True), rereads_case(0.0066, opening=95)):
-        verdict = checks.judge_rereads(case)
+        verdict = judge_rereads(case)
         assert not verdict.passed and verdict.diagnosis == "reads-file-every-item", verdict.message
 
 
