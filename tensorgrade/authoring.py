@@ -22,3 +22,7 @@ __all__ = [
 from tensorgrade.checking import vocabulary_dataset  # noqa: E402
 from tensorgrade.checking.vocabulary_dataset import *  # noqa
 __all__ += vocabulary_dataset.__all__
+
+from tensorgrade.checking import vocabulary_tensorflow  # noqa: E402
+from tensorgrade.checking.vocabulary_tensorflow import *  # noqa
+__all__ += vocabulary_tensorflow.__all__

@@ -192,6 +192,7 @@ def probe_parameters(ns: dict, inputs: dict) -> dict:
 # exporting only `probe_*` functions); an assignment's probe code imports them all from here.
 # (one import line per topic module, below)
 from tensorgrade.checking.inside.dataset_probes import *  # noqa: F401,F403
+from tensorgrade.checking.inside.tensorflow_probes import *  # noqa: F401,F403
 
 # What an assignment's probe code gets with `from ...standard_probes import *`: every `probe_*`, and
 # the helpers for probes of its own.
