@@ -186,3 +186,29 @@ def test_the_shipped_sources_are_not_released(tmp_path):
     (folder / "notes.py").write_text(hidden + "\n    pass\n")
     leaks = scan_for_leaks(folder, collect_secrets(assignment, tmp_path))
     assert any("solutions/a2_autograd/a2_autograd.py cell" in leak for leak in leaks), leaks
+
+
+RUN_AS_NOTEBOOK = """
+import sys
+import jupytext
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+for number, cell in enumerate(jupytext.read(sys.argv[1]).cells, 1):
+    if cell.cell_type == "code":
+        result = shell.run_cell(cell.source, store_history=True)
+        if not result.success:
+            print(f"cell {number} failed", file=sys.stderr)
+            sys.exit(1)
+print("every cell ran")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_an_instructor_runs_the_source_top_to_bottom_as_a_notebook(source):
+    """Every cell of the source runs in an IPython kernel as an instructor's notebook would run it:
+    the answers define, the checks, mistakes and samples cells declare, nothing fails."""
+    run = subprocess.run([sys.executable, "-c", RUN_AS_NOTEBOOK, str(source)], capture_output=True, text=True,
+                         cwd=ROOT / "assignments" / source.stem, timeout=600)
+    assert run.returncode == 0 and "every cell ran" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]

@@ -13,6 +13,7 @@ CHECKS = []
 
 
 # --- cell 7 of the source (line 100)
+import re
 from pathlib import Path
 
 from tensorgrade.authoring import *  # the check vocabulary (docs/authoring.md)
@@ -41,7 +42,7 @@ accuracy_on_device("q1.device", ACCURACY, cases=accuracy_cases,
                    description="accuracy on logits and labels on a (simulated) GPU gives the CPU's result")
 
 
-# --- cell 12 of the source (line 177)
+# --- cell 12 of the source (line 178)
 def loader_rows(count, batch_size):
     return lambda rng: evaluation_rows(*shipped_rows(), rng, count=count, batch_size=batch_size)
 
@@ -56,6 +57,6 @@ evaluates_on_device("q2.device", EVALUATE, rows=loader_rows(150, 64), descriptio
                     "(simulated) GPU, batches are moved to the given device; same result as the CPU")
 
 
-# --- cell 17 of the source (line 230)
+# --- cell 17 of the source (line 231)
 trains_classifier("q3.returns", TRAIN, rows=lambda rng: training_rows(*shipped_rows(), rng, count=256, probe=8),
                   description="returns an nn.Module mapping (B, 784) images to (B, 10) logits")

@@ -98,6 +98,7 @@ def accuracy(logits, labels):
     ### END SOLUTION
 
 # %% tags=["checks"]
+import re
 from pathlib import Path
 
 from tensorgrade.authoring import *  # the check vocabulary (docs/authoring.md)
