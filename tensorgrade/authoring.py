@@ -19,6 +19,10 @@ __all__ = [
 ]
 # The vocabulary of each topic (tensorgrade/checking/vocabulary_<topic>.py), each with its own __all__:
 # (one import line per topic module, below)
+from tensorgrade.checking import vocabulary_training  # noqa: E402
+from tensorgrade.checking.vocabulary_training import *  # noqa
+__all__ += vocabulary_training.__all__
+
 from tensorgrade.checking import vocabulary_evaluation  # noqa: E402
 from tensorgrade.checking.vocabulary_evaluation import *  # noqa
 __all__ += vocabulary_evaluation.__all__

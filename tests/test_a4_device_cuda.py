@@ -95,15 +95,6 @@ def test_device_checks_on_real_cuda(tmp_path):
                     f"{name} {check_id}: {verdict.diagnosis} != {want}: {verdict.message}"
 
 
-def _public(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"a4_public_{name}", ROOT / "assignments" / "a4_training" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("message, forward, diagnosis", [
     # torch 2.13's device check in a CUDA kernel's wrapper (the format is in libtorch_cpu.so)
     ("Expected all tensors to be on the same device, but got target is on cpu, different from other tensors on "
@@ -120,14 +111,16 @@ def _public(name):
 ])
 def test_real_device_errors_are_read_like_the_simulators_events(message, forward, diagnosis):
     """What the probes make of CUDA's own errors (no GPU needed: only the reading is tested here)."""
-    probes, checks = _public("probes"), _public("checks")
-    devices = probes.Devices({"real_device": "cuda:0"})
+    from tensorgrade.checking.inside.training_probes import Devices  # a4's device checks, in the vocabulary
+    from tensorgrade.checking.outside.training_judges import judge_on_device
+
+    devices = Devices({"real_device": "cuda:0"})
     assert devices.sim is None and str(devices.device) == "cuda:0"
     error = {"type": "TypeError" if "numpy" in message else "RuntimeError", "message": message}
     output = {"kind": "real", "device": "cuda:0", "subject": "fit", "cpu": {"value": [2.3], "parameters": {}},
               "run": {"error": error, "events": devices.events(error), "value": None, "parameters": None,
                       "forward": forward, "loss": None, "model_on_device": False, "model_given_on_device": False}}
-    verdict = checks.judge_on_device(JudgeCase(student=output, reference=None, inputs={}))
+    verdict = judge_on_device(JudgeCase(student=output, reference=None, inputs={}))
     assert not verdict.passed and verdict.diagnosis == diagnosis, verdict.message
     if diagnosis == "batch-not-on-device":
         assert verdict.message.startswith("labels are on cpu while the model is on cuda:0, in nll_loss_forward")

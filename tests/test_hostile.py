@@ -359,8 +359,8 @@ def hidden_values(assignment) -> list[str]:
             (public if spec.visibility == "public" else hidden).add(value)
     texts = sorted(hidden - public)
     source = (assignment.solutions_dir / "probes.py")
-    if source.exists():
-        texts += re.findall(r"^def ([a-z_]{6,})\(", source.read_text(), re.MULTILINE)
+    probes = source.read_text() if source.exists() else assignment.probe_sources.get("hidden", "")  # a source's hidden probes
+    texts += re.findall(r"^def ([a-z_]{6,})\(", probes, re.MULTILINE)
     texts.append(f"seed: {assignment.secret_seed}")
     return texts
 
@@ -374,6 +374,8 @@ def _leaves(value) -> list[str]:
         return [repr(float(v)) for v in value.reshape(-1)[:3] if len(repr(float(v))) > 8]
     if isinstance(value, float) and len(repr(value)) > 8:
         return [repr(value)]
+    if type(value) is int and len(repr(value)) > 8:  # a seed drawn from the secret seed (a model's start)
+        return [repr(value)]
     return []
 
 
@@ -381,7 +383,7 @@ def test_nothing_hidden_reaches_what_a_student_sees(corpus):
     for key, assignment_id in (("a1", "a1_backprop"), ("a2", "a2_autograd"), ("a4", "a4_training")):
         assignment = corpus["assignments"][assignment_id]
         secrets_ = hidden_values(assignment)
-        assert len(secrets_) >= 5  # a4's hidden inputs are rows of the students' own file: its probes and seed remain
+        assert len(secrets_) >= 5  # a4's hidden inputs are rows of the students' own file: its models' seeds remain
         for item in corpus[key].items:
             visible = student_visible(item.result, assignment)
             leaked = [text for text in secrets_ if text in visible]
