@@ -34,3 +34,7 @@ __all__ += vocabulary_dataset.__all__
 from tensorgrade.checking import vocabulary_tensorflow  # noqa: E402
 from tensorgrade.checking.vocabulary_tensorflow import *  # noqa
 __all__ += vocabulary_tensorflow.__all__
+
+from tensorgrade.checking import vocabulary_numpy  # noqa: E402
+from tensorgrade.checking.vocabulary_numpy import *  # noqa
+__all__ += vocabulary_numpy.__all__

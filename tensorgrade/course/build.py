@@ -54,7 +54,10 @@ def _declared_checks(source: AssignmentSource) -> dict[str, list]:
 
 
 def spec_of(source: AssignmentSource, checks: dict[str, list]) -> dict:
-    meta, answers = source.meta, source.answers()
+    meta = source.meta
+    # A question without an answer cell of its own (a constraint on the others' answers, as a1's
+    # "NumPy only") is declared in the header: `questions: {q4: "NumPy only"}`.
+    answers = {**{q: cell.title for q, cell in source.answers().items()}, **(meta.get("questions") or {})}
     entries, points = [], {question: 0.0 for question in answers}
     for visibility, declared in checks.items():
         for check in declared:
@@ -79,7 +82,7 @@ def spec_of(source: AssignmentSource, checks: dict[str, list]) -> dict:
     spec["worker"] = {"preload": meta.get("preload", ["numpy"])}
     if "limits" in meta:
         spec["limits"] = meta["limits"]
-    spec["questions"] = [{"id": q, "title": answers[q].title, "points": _number(points[q])} for q in order]
+    spec["questions"] = [{"id": q, "title": answers[q], "points": _number(points[q])} for q in order]
     spec["checks"] = entries
     return spec
 
