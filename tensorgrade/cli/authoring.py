@@ -1,5 +1,6 @@
 """The authoring commands: `new` (a working source to start from), `build` (source -> generated
-files, validated in the sandbox), `thresholds` (thresholds derived from the reference).
+files, validated in the sandbox), `thresholds` (thresholds derived from the reference), `import`
+(an nbgrader or otter-grader notebook -> a source, built: course/importers/).
 
 Every error names the source file, its cell and line where it has one, and is printed without a
 traceback; paths and source-derived text go through `safe`/`for_rich_markup`.
@@ -92,6 +93,27 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """`tensorgrade import nbgrader|otter NOTEBOOK --id ID`: another grader's notebook -> our source, built."""
+    from tensorgrade.course.nbgrader_split import AuthoringError
+
+    if args.tool == "otter":
+        from tensorgrade.course.importers.otter import import_otter as run, summary
+    else:
+        from tensorgrade.course.importers.nbgrader import import_nbgrader as run, summary
+    say = soft_printer(make_console())
+    try:
+        outcome = run(args.notebook, args.id, root=args.root, force=args.force,
+                      **({"version": args.version} if getattr(args, "version", None) else {}))
+    except AuthoringError as exc:
+        say(f"[red]error:[/red] {for_rich_markup(exc)}")
+        return 2
+    for line in summary(outcome):
+        say(for_rich_markup(line))
+    say(f"next: tensorgrade build {safe(outcome.source)} --validate")
+    return 0
+
+
 def add_parsers(sub) -> None:
     new = sub.add_parser("new", help="write a working single-source assignment to start from")
     new.add_argument("id", help="the new assignment's id (lower-case letters, digits, _)")
@@ -114,3 +136,12 @@ def add_parsers(sub) -> None:
     thresholds.add_argument("--root", default=".", help="the course folder, for an id (default .)")
     thresholds.add_argument("-j", "--jobs", type=int, default=2, help="parallel sandboxed workers")
     thresholds.set_defaults(func=cmd_thresholds)
+
+    imported = sub.add_parser("import", help="import an nbgrader source notebook or an otter-grader master notebook "
+                                             "as a single-source assignment, built")
+    imported.add_argument("tool", choices=["nbgrader", "otter"], help="the grader the notebook was written for")
+    imported.add_argument("notebook", help="nbgrader: the source notebook (with solutions); otter: the master notebook")
+    imported.add_argument("--id", required=True, help="the assignment's id (lower-case letters, digits, _)")
+    imported.add_argument("--root", default=".", help="the course folder holding assignments/ and solutions/ (default .)")
+    imported.add_argument("--force", action="store_true", help="replace an existing assignment of that id")
+    imported.set_defaults(func=cmd_import)

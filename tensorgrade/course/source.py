@@ -9,6 +9,8 @@ with jupytext). What each cell is, from its `# %%` line:
     # %% tags=["given"]                 given code, locked in the release
     # %% question="q1" title="..."      the answer to q1: `### BEGIN SOLUTION` / `### END SOLUTION`
                                         regions become stubs in the template
+    # %% question="q1" stub="otter"     an imported otter-grader answer: stubbed as otter stubs it
+                                        (`x = 2 # SOLUTION` -> `x = ...`, BEGIN/END SOLUTION -> `...`)
     # %%                                an ordinary cell (released as is)
     # %% tags=["checks"]                public checks (vocabulary calls, judges of your own)
     # %% tags=["hidden-checks"]         hidden checks: never released
@@ -97,6 +99,7 @@ class SourceCell:
     line: int | None  # line of its `# %%` marker in the file
     question: str | None = None
     title: str = ""
+    stub: str = ""  # "otter": an imported otter answer, stubbed as otter stubs it (else our regions)
 
     def where(self, path: Path) -> str:
         return f"{path}, cell {self.index + 1}" + (f" (line {self.line})" if self.line else "")
@@ -130,10 +133,19 @@ class AssignmentSource:
 
     def reference_answer(self, question: str) -> str:
         cell = self.answers()[question]
+        if cell.stub == "otter":  # otter's autograder runs the cell as written (its markers are comments)
+            return cell.source
         return cut_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, cell.where(self.path))[1]
 
     def stub(self, question: str) -> str:
         cell = self.answers()[question]
+        if cell.stub == "otter":  # what otter's student notebook shows (importers/otter.py)
+            from tensorgrade.course.importers.otter import otter_stub
+
+            try:
+                return otter_stub(cell.source)
+            except AuthoringError as exc:
+                raise AuthoringError(f"{cell.where(self.path)}: {exc}") from None
         stub = lambda indent: [indent + line for line in CODE_STUB]  # noqa: E731
         template, _, found = cut_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, cell.where(self.path), stub)
         if not found:
@@ -190,6 +202,7 @@ def read_source(path: Path | str) -> AssignmentSource:
             pass
         elif question:
             made.kind, made.question, made.title = "answer", str(question), str(cell.metadata.get("title", ""))
+            made.stub = str(cell.metadata.get("stub", ""))
         elif tags:
             made.kind = tags[0]
         else:
