@@ -147,7 +147,8 @@ class _grading_conditions:
         torch = sys.modules.get("torch")
         self.saved = None
         if torch is not None:
-            self.saved = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.is_anomaly_enabled())
+            self.saved = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.is_anomaly_enabled(),
+                          torch._C._is_multithreading_enabled())
             torch.set_grad_enabled(True)
             torch.set_default_dtype(torch.float32)
             torch.set_anomaly_enabled(False)
@@ -156,10 +157,13 @@ class _grading_conditions:
     def __exit__(self, *exc):
         torch = sys.modules.get("torch")
         if torch is not None and self.saved is not None:
-            grad, dtype, anomaly = self.saved
+            grad, dtype, anomaly, threads = self.saved
             torch.set_grad_enabled(grad)
             torch.set_default_dtype(dtype)
             torch.set_anomaly_enabled(anomaly)
+            # A device check installs the simulated accelerator, which turns autograd's device threads
+            # off for the process (devicesim.install); the student's own GPU training gets them back.
+            torch._C._set_multithreading_enabled(threads)
         return False
 
 
