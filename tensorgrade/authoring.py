@@ -19,22 +19,30 @@ __all__ = [
 ]
 # The vocabulary of each topic (tensorgrade/checking/vocabulary_<topic>.py), each with its own __all__:
 # (one import line per topic module, below)
+from tensorgrade.checking import vocabulary_tests  # noqa: E402
+from tensorgrade.checking.vocabulary_tests import *  # noqa
+__all__ += vocabulary_tests.__all__
+
+from tensorgrade.checking import vocabulary_manual  # noqa: E402
+from tensorgrade.checking.vocabulary_manual import *  # noqa
+__all__ += vocabulary_manual.__all__
+
 from tensorgrade.checking import vocabulary_training  # noqa: E402
 from tensorgrade.checking.vocabulary_training import *  # noqa
 __all__ += vocabulary_training.__all__
-
-from tensorgrade.checking import vocabulary_evaluation  # noqa: E402
-from tensorgrade.checking.vocabulary_evaluation import *  # noqa
-__all__ += vocabulary_evaluation.__all__
 
 from tensorgrade.checking import vocabulary_dataset  # noqa: E402
 from tensorgrade.checking.vocabulary_dataset import *  # noqa
 __all__ += vocabulary_dataset.__all__
 
-from tensorgrade.checking import vocabulary_tensorflow  # noqa: E402
-from tensorgrade.checking.vocabulary_tensorflow import *  # noqa
-__all__ += vocabulary_tensorflow.__all__
+from tensorgrade.checking import vocabulary_evaluation  # noqa: E402
+from tensorgrade.checking.vocabulary_evaluation import *  # noqa
+__all__ += vocabulary_evaluation.__all__
 
 from tensorgrade.checking import vocabulary_numpy  # noqa: E402
 from tensorgrade.checking.vocabulary_numpy import *  # noqa
 __all__ += vocabulary_numpy.__all__
+
+from tensorgrade.checking import vocabulary_tensorflow  # noqa: E402
+from tensorgrade.checking.vocabulary_tensorflow import *  # noqa
+__all__ += vocabulary_tensorflow.__all__

@@ -16,7 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import load_assignment
-from tensorgrade.course.nbgrader_split import AuthoringError, split_notebook
+from tensorgrade.course.importers.nbgrader import import_nbgrader
+from tensorgrade.course.nbgrader_split import AuthoringError
 from tensorgrade.cli.main import main
 from tensorgrade.grading.grader import Grader
 from tensorgrade.course.release.gate import release_assignment, template_problems
@@ -378,7 +379,7 @@ def test_cli_release_prints_what_failed_and_exits_nonzero(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# Authoring in one notebook: an nbgrader source notebook, split
+# Authoring in one notebook: an nbgrader source notebook, imported (`split` is its deprecated alias)
 # ---------------------------------------------------------------------------------------------
 
 def nbgrader_meta(grade_id, grade=False, solution=False, locked=False, points=None):
@@ -411,33 +412,36 @@ def nbgrader_source(path):
     return path
 
 
-def test_nbgrader_source_round_trips_through_split(tmp_path):
+def test_split_is_the_nbgrader_import_and_round_trips(tmp_path, capsys):
+    """`split` (deprecated) runs `tensorgrade import nbgrader`: one source, built, graded, released."""
     source = nbgrader_source(tmp_path / "warmup_source.ipynb")
     root = tmp_path / "course"
     assert main(["split", str(source), "--id", "a7_warmup", "--root", str(root)]) == 0
+    assert "deprecated" in capsys.readouterr().out
     public, solutions = root / "assignments" / "a7_warmup", root / "solutions" / "a7_warmup"
+    assert (solutions / "a7_warmup.py").is_file()
 
     spec = yaml.safe_load((public / "assignment.yaml").read_text())
     assert [(q["id"], q["points"]) for q in spec["questions"]] == [("q1", 2), ("q2", 3)]
+    # nbgrader grades a cell with hidden tests whole (3 points); its visible lines are a 0-point public check.
     assert [(c["id"], c["visibility"], c["points"]) for c in spec["checks"]] == [
-        ("q1.visible", "public", 2), ("q2.hidden", "hidden", 3)]
+        ("q1.visible", "public", 2), ("q2.hidden", "hidden", 3), ("q2.hidden_visible", "public", 0)]
     template = nbformat.read(str(public / "a7_warmup.ipynb"), as_version=4)
     template_code = "\n".join(c.source for c in template.cells if c.cell_type == "code")
     assert template_code.count("    # YOUR CODE HERE\n    raise NotImplementedError()") == 2
     assert "return a + b" not in template_code and "BEGIN" not in template_code
     solution = nbformat.read(str(solutions / "solution.ipynb"), as_version=4)
     assert "    return a + b" in [line for c in solution.cells for line in c.source.splitlines()]
-    # The hidden test, visible lines included, exists only under solutions/.
+    # The hidden test exists only in the source; its visible line is public, as nbgrader releases it.
     public_text = "\n".join(p.read_text() for p in public.iterdir())
-    assert "5, 12" not in public_text and "hypotenuse(3, 4)" not in public_text
-    assert "5, 12" in (solutions / "probes.py").read_text()
-    assert "assert add(1, 2) == 3" in (public / "probes.py").read_text()
-    assert set(yaml.safe_load((solutions / "secret.yaml").read_text())) == {"seed"}
+    assert "5, 12" not in public_text and "hypotenuse(3, 4)" in public_text
+    assert "5, 12" in (solutions / "a7_warmup.py").read_text()
 
     assignment = load_assignment(public)
     wrong = tmp_path / "wrong.ipynb"
     shutil.copyfile(solutions / "solution.ipynb", wrong)
-    edit_notebook(wrong, lambda nb: setattr(nb.cells[3], "source", "def add(a, b):\n    return a - b"))
+    add = next(i for i, c in enumerate(nbformat.read(str(wrong), as_version=4).cells) if "def add" in c.source)
+    edit_notebook(wrong, lambda nb: setattr(nb.cells[add], "source", "def add(a, b):\n    return a - b"))
     with Grader(assignment) as grader:
         reference = grader.grade(solutions / "solution.ipynb")
         stubs = grader.grade(public / "a7_warmup.ipynb")
@@ -453,33 +457,36 @@ def test_nbgrader_source_round_trips_through_split(tmp_path):
     assert report.ok, [p.message for p in report.problems]
 
 
-def test_split_refuses_to_overwrite_and_reports_unterminated_regions(tmp_path):
+def test_nbgrader_import_refuses_to_overwrite_and_reports_unterminated_regions(tmp_path):
     source = nbgrader_source(tmp_path / "source.ipynb")
     root = tmp_path / "course"
     (root / "assignments" / "a7_warmup").mkdir(parents=True)
-    assert main(["split", str(source), "--id", "a7_warmup", "--root", str(root)]) == 2
+    assert main(["import", "nbgrader", str(source), "--id", "a7_warmup", "--root", str(root)]) == 2
     edit_notebook(source, lambda nb: setattr(nb.cells[3], "source", "def add(a, b):\n    ### BEGIN SOLUTION\n"))
     with pytest.raises(AuthoringError, match=r"cell 3 \(q1_answer\): the region opened at line 2 never ends"):
-        split_notebook(source, "a8_other", root=root)
-    assert not (root / "assignments" / "a8_other").exists()
+        import_nbgrader(source, "a8_other", root=root)
+    assert not (root / "assignments" / "a8_other").exists() and not (root / "solutions" / "a8_other").exists()
 
 
-def test_split_reads_bare_markers_without_nbgrader_metadata(tmp_path):
-    """Markers alone: answers numbered q1, q2 in order, a hidden-test cell worth 1 point (with a note)."""
+def test_nbgrader_import_refuses_bare_markers_as_nbgrader_does(tmp_path):
+    """Markers without nbgrader metadata: nbgrader (enforce_metadata, its default) refuses them, and so
+    does the import, naming the cell; plain asserts without metadata are ordinary cells, with a note."""
     cells = [new_markdown_cell("# Bare markers"),
              new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-             new_code_cell("### BEGIN HIDDEN TESTS\nassert double(21) == 42\n### END HIDDEN TESTS"),
-             new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
-             new_code_cell("### BEGIN HIDDEN TESTS\nassert square(7) == 49\n### END HIDDEN TESTS")]
+             new_code_cell("### BEGIN HIDDEN TESTS\nassert double(21) == 42\n### END HIDDEN TESTS")]
     source = tmp_path / "bare.ipynb"
     nbformat.write(new_notebook(cells=cells), str(source))
-    outcome = split_notebook(source, "a9_bare", root=tmp_path)
-    assert [(c.id, c.visibility, c.points) for c in outcome.checks] == [("q1.test", "hidden", 1), ("q2.test", "hidden", 1)]
-    assert sum("no nbgrader metadata" in note for note in outcome.notes) == 2
-    assignment = load_assignment(outcome.assignment_dir)
-    assert assignment.max_score == 2 and not (outcome.assignment_dir / "checks.py").exists()
-    template = (outcome.assignment_dir / "a9_bare.ipynb").read_text()
-    assert "return 2 * x" not in template and "double(21)" not in template
+    with pytest.raises(AuthoringError, match=r"cell 1: `### BEGIN SOLUTION` in a cell that is not an nbgrader solution"):
+        import_nbgrader(source, "a9_bare", root=tmp_path)
+    source = nbgrader_source(tmp_path / "with_asserts.ipynb")
+    notebook = nbformat.read(str(source), as_version=4)
+    notebook.cells.append(new_code_cell("assert add(2, 2) == 4"))
+    nbformat.write(notebook, str(source))
+    outcome = import_nbgrader(source, "a9_bare", root=tmp_path)
+    assert any("assert statements but no nbgrader metadata" in note for note in outcome.notes)
+    assert load_assignment(tmp_path / "assignments" / "a9_bare").max_score == 5
+    template = (tmp_path / "assignments" / "a9_bare" / "a9_bare.ipynb").read_text()
+    assert "return a + b" not in template and "5, 12" not in template
 
 
 COURSE = sorted(p.name for p in (ROOT / "assignments").iterdir() if (p / "assignment.yaml").is_file())

@@ -180,13 +180,23 @@ def run_batch(assignment: Assignment, submissions: list[Submission], executor: E
                         worker_restarts=executor.restarts)
 
 
+def _without_manual(result: SubmissionResult) -> SubmissionResult:
+    kept = SubmissionResult.from_json(result.to_json())
+    kept.checks = [check for check in kept.checks if check.status != "manual"]
+    return kept
+
+
 def main_diagnosis(result: SubmissionResult) -> str:
     """One line for the summary table: why this submission lost points, or failed to grade."""
     if result.status != "graded":
         return (result.error or result.status).strip().splitlines()[0]
-    lost = [check for check in result.checks if check.points < check.max_points]
+    awaiting = [check.id for check in result.checks if check.status == "manual"]
+    waiting = f"awaiting a TA's grade: {', '.join(awaiting)}" if awaiting else ""
+    lost = [check for check in result.checks if check.points < check.max_points and check.status != "manual"]
     if not lost:
-        return ""
+        return waiting
+    if waiting:
+        return f"{waiting}; {main_diagnosis(_without_manual(result))}"
     diagnoses = Counter(check.diagnosis for check in lost if check.diagnosis)
     if diagnoses:
         name, count = diagnoses.most_common(1)[0]

@@ -145,6 +145,10 @@ def canvas_csv(entries: list[GradebookEntry], column: str, roster: list[RosterRo
                             "written with the ids the submission gave")
         if entry.result.status == "error":
             warnings.append(f"{entry.student}: grader error, left blank in Canvas: regrade it")
+        awaiting = [c.id for c in entry.result.checks if c.status == "manual"]
+        if awaiting and entry.result.status != "error":
+            warnings.append(f"{entry.student}: {', '.join(awaiting)} awaiting a TA's grade (`tensorgrade override`): "
+                            "the score written leaves them out")
         points = "" if entry.result.status == "error" else _number(entry.result.score)
         if row:
             cells = [row.student, row.canvas_id, row.sis_user_id, row.sis_login_id, row.section]

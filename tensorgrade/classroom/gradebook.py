@@ -133,7 +133,7 @@ def apply_overrides(result: SubmissionResult, overrides: list[Override]) -> Subm
         # The status follows the points the TA gave, so every view agrees; the autograder's is kept above.
         if override.points >= check.max_points:
             check.status = "passed"
-        elif check.status == "passed":
+        elif check.status in ("passed", "manual"):  # a manual question graded by the TA: no longer awaiting
             check.status = "failed"
         applied = True
     if applied:

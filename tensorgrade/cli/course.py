@@ -86,21 +86,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from tensorgrade.course.nbgrader_split import AuthoringError, split_notebook
+    """Deprecated: `tensorgrade import nbgrader` does what `split` did, faithfully to nbgrader (stubs
+    unmarked solution cells, expands AUTOTEST, counts manual questions) into the single-source format."""
+    from tensorgrade.cli.authoring import cmd_import
 
-    console = make_console()
-    say = soft_printer(console)
-    try:
-        outcome = split_notebook(args.source, args.id, root=args.root, version=args.version, force=args.force)
-    except AuthoringError as exc:
-        say(f"[red]error:[/red] {for_rich_markup(exc)}")
-        return 2
-    say(f"wrote {safe(outcome.assignment_dir)} (template, spec, public checks) and "
-        f"{safe(outcome.solutions_dir)} (reference, hidden checks, secret seed)")
-    for check in outcome.checks:
-        say(f"  {safe(check.id):<28} {check.points:g} point(s)  {safe(check.visibility):<7} from test cell "
-            f"{safe(check.grade_id)}")
-    for note in outcome.notes:
-        say(f"  [yellow]note:[/yellow] {for_rich_markup(note)}")
-    say(f"next: tensorgrade release {safe(outcome.assignment_dir)} --out release/")
-    return 0
+    say = soft_printer(make_console())
+    say("[yellow]note:[/yellow] `tensorgrade split` is deprecated: it runs `tensorgrade import nbgrader "
+        f"{safe(args.source)} --id {safe(args.id)}`, which writes solutions/{safe(args.id)}/{safe(args.id)}.py and builds it")
+    args.tool, args.notebook = "nbgrader", args.source
+    return cmd_import(args)

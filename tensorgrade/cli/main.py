@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_authoring_parsers(sub)
 
-    split = sub.add_parser("split", help="turn an nbgrader-style source notebook into an assignment and its solutions")
+    split = sub.add_parser("split", help="deprecated: runs `tensorgrade import nbgrader` (same arguments)")
     split.add_argument("source", help="the source notebook (### BEGIN SOLUTION regions, nbgrader test cells)")
     split.add_argument("--id", required=True, help="the new assignment's id (lower-case letters, digits, _)")
     split.add_argument("--root", default=".", help="the course folder holding assignments/ and solutions/")

@@ -14,7 +14,7 @@ from rich.table import Table
 from tensorgrade.safe_text import for_rich_markup
 
 
-STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
+STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow", "manual": "cyan"}
 
 
 def safe(text) -> str:

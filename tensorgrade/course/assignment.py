@@ -187,7 +187,8 @@ def load_assignment(directory: Path | str, solutions_dir: Path | str | None = No
         if not isinstance(raw, dict):
             raise SpecError(f"{qwhere}: must be a mapping")
         questions.append(Question(id=_require(raw, "id", str, qwhere), title=str(raw.get("title", "")),
-                                  points=_number(raw, "points", qwhere)))
+                                  # 0 is nbgrader's: a test cell worth nothing still runs and shows
+                                  points=_number(raw, "points", qwhere, positive=False)))
     question_ids = [q.id for q in questions]
     if len(set(question_ids)) != len(question_ids):
         raise SpecError(f"{where}: `questions`: duplicate question ids {question_ids}")
@@ -223,7 +224,7 @@ def load_assignment(directory: Path | str, solutions_dir: Path | str | None = No
         visibility = _require(raw, "visibility", str, cwhere)
         if visibility not in VISIBILITIES:
             raise SpecError(f"{cwhere}: `visibility` must be public or hidden, got {visibility!r}")
-        checks.append(CheckSpec(id=check_id, question=question, points=_number(raw, "points", cwhere),
+        checks.append(CheckSpec(id=check_id, question=question, points=_number(raw, "points", cwhere, positive=False),
                                 visibility=visibility,
                                 timeout=_number(raw, "timeout", cwhere, check_timeout_default),
                                 description=str(raw.get("description", ""))))

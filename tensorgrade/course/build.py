@@ -71,9 +71,14 @@ def spec_of(source: AssignmentSource, checks: dict[str, list]) -> dict:
                 entry["timeout"] = _number(check.timeout)
             entry["description"] = check.description
             entries.append(entry)
-    order, lines = list(answers), {c.id: c.line or 0 for declared in checks.values() for c in declared}
+    # Questions in the order of their first cell (a markdown answer or task too); header-only ones last.
+    first = {cell.question: cell.index for cell in reversed(source.cells) if cell.question}
+    order = sorted(answers, key=lambda q: first.get(q, len(source.cells)))
+    lines = {c.id: c.line or 0 for declared in checks.values() for c in declared}
     entries.sort(key=lambda e: (order.index(e["question"]), lines[e["id"]]))  # by question, then as written
-    empty = [q for q, total in points.items() if total == 0]
+    # A question worth 0 is allowed where it has checks (nbgrader's 0-point test cells); none is not.
+    declared = {check.id.split(".", 1)[0] for listed in checks.values() for check in listed}
+    empty = [q for q in points if q not in declared]
     if empty:
         raise AuthoringError(f"{source.path}: question(s) {empty} have no checks, so they would be worth nothing")
     spec = {"id": source.id, **{key: meta[key] for key in SPEC_KEYS if key in meta},
@@ -234,7 +239,9 @@ def validate(source_path: Path | str, jobs: int = 2) -> list[str]:
     with Grader(assignment, jobs=jobs) as grader:
         found += [f"warning: {silent}" for silent in silent_mistakes(assignment, grader.reference, grader.inputs)]
         result = grader.grade(assignment.solution_path)
-        if result.score != result.max_score:
+        # graded by a TA, later (the reference's written answers are the template's: kept in the source)
+        awaiting = sum(c.max_points - c.points for c in result.checks if c.details.get("manual"))
+        if result.score + awaiting != result.max_score:
             found.append(f"the reference scores {result.score:g}/{result.max_score:g}: " + "; ".join(
                 f"{c.id}: {c.message.splitlines()[0] if c.message else c.status}" for c in result.checks
                 if c.status != "passed"))

@@ -99,6 +99,7 @@ class SourceCell:
     line: int | None  # line of its `# %%` marker in the file
     question: str | None = None
     title: str = ""
+    task: bool = False  # a markdown task (nbgrader): the prompt of a question graded by hand
     stub: str = ""  # "otter": an imported otter answer, stubbed as otter stubs it (else our regions)
 
     def where(self, path: Path) -> str:
@@ -199,7 +200,10 @@ def read_source(path: Path | str) -> AssignmentSource:
             raise AuthoringError(f"{made.where(path)}: a cell is one thing; it is tagged {tags}"
                                  + (f" and answers {question}" if question else ""))
         if cell.cell_type == "markdown":
-            pass
+            # A written answer or a task graded by hand (`# %% [markdown] question="q3"`, from the
+            # importers): released as it is here, marked with its question for the release's headings.
+            if question:
+                made.question, made.task = str(question), bool(cell.metadata.get("task"))
         elif question:
             made.kind, made.question, made.title = "answer", str(question), str(cell.metadata.get("title", ""))
             made.stub = str(cell.metadata.get("stub", ""))
@@ -266,7 +270,9 @@ def answer_notebook(source: AssignmentSource, answers: dict[str, str]) -> nbform
         if cell.kind in INSTRUCTOR_TAGS:
             continue
         if cell.kind == "markdown":
-            new = nbformat.v4.new_markdown_cell(cell.source)
+            marker = None if cell.question is None else (
+                {"task": True, "question": cell.question} if cell.task else {"answer": True, "question": cell.question})
+            new = nbformat.v4.new_markdown_cell(cell.source, metadata={"tensorgrade": marker} if marker else {})
         elif cell.kind == "given":
             new = nbformat.v4.new_code_cell(cell.source, metadata={"tensorgrade": {"given": True}})
         elif cell.kind == "answer":

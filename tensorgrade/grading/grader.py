@@ -22,6 +22,7 @@ from tensorgrade.sandbox.host.jobs import ExecutionRecord, ExecutionSettings, Jo
 from tensorgrade.sandbox.host.workers import ExecutionError, WorkerPool
 from tensorgrade.sandbox.protocol import GRADER_CALL_PREFIX
 from tensorgrade.checking.outside.judging import JudgeCase, Verdict
+from tensorgrade.checking.vocabulary_manual import AWAITING, is_manual, left_blank
 from tensorgrade.submission.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
                                   read_notebook, restore_locked_cells)
 from tensorgrade.grading.results import CellResult, CheckResult, SubmissionResult
@@ -196,6 +197,7 @@ class Grader:
         result.cells += [CellResult(index=index, status="error", error=reason) for index, reason in notebook.refused.items()]
         result.cells.sort(key=lambda cell: cell.index)
         result.checks = [self._judge(spec, record, reference) for spec in gradable_checks(assignment)]
+        self._blank_answers(path, result)
         result.score = round(sum(c.points for c in result.checks), 6)
         result.integrity = findings + list(record.integrity)
         if record.aborted:
@@ -208,8 +210,26 @@ class Grader:
                          "checks": sum(p.seconds for p in record.probes.values())}
         return result
 
+    def _blank_answers(self, path: Path | str, result: SubmissionResult) -> None:
+        """A manual question whose answer is the template's, unchanged, gets 0 without a TA (nbgrader's rule)."""
+        waiting = [c for c in result.checks if c.status == "manual" and (self.inputs.get(c.id) or {}).get("_blank")
+                   is not None]
+        if not waiting:
+            return
+        import nbformat
+
+        try:
+            cells = nbformat.read(str(path), as_version=4).cells
+        except Exception:  # noqa: BLE001 (it was read once already; a TA grades it then)
+            return
+        for check in waiting:
+            if left_blank(check.id, self.inputs[check.id], cells):
+                check.status, check.details = "failed", {"manual": True, "blank": True}
+                check.message = "no answer: the answer cell is the template's, unchanged (0 without a TA, as in nbgrader)"
+
     def _judge(self, spec: CheckSpec, record: ExecutionRecord, reference: ReferenceOutputs) -> CheckResult:
-        return judge_probe(self.assignment, spec, record.probes[spec.id], reference, self.inputs[spec.id],
+        return judge_probe(self.assignment, spec, record.probes.get(spec.id) or ProbeRecord("missing"), reference,
+                           self.inputs[spec.id],
                            lambda: failed_cells(record))
 
 
@@ -224,6 +244,9 @@ def judge_probe(assignment: Assignment, spec: CheckSpec, probe: ProbeRecord, ref
     """The check's result from its probe record; `failing_cells` gives "cell N failed: ..." lines,
     the likely reason a name is not defined."""
     base = dict(id=spec.id, question=spec.question, max_points=spec.points, visibility=spec.visibility)
+    if is_manual(assignment.implementations.get(spec.id)):  # graded by a TA: whatever the notebook did
+        return CheckResult(**base, points=0.0, status="manual", message=AWAITING, diagnosis=None,
+                           details={"manual": True})
     if probe.status == "ok":
         verdict = verdict_of(assignment, spec, probe.output, reference.reference[spec.id].output, inputs)
         if not verdict.passed and verdict.diagnosis is None:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("graded", "invalid", "error")
-CHECK_STATUSES = ("passed", "failed", "error", "timeout")
+CHECK_STATUSES = ("passed", "failed", "error", "timeout", "manual")  # manual: awaiting a TA's grade
 CELL_STATUSES = ("ok", "error", "timeout", "skipped")
 
 
@@ -19,7 +19,7 @@ class CheckResult:
     question: str
     points: float
     max_points: float
-    status: str  # passed | failed | error | timeout
+    status: str  # passed | failed | error | timeout | manual (awaiting a TA's grade: vocabulary_manual)
     message: str
     diagnosis: str | None
     visibility: str  # public | hidden

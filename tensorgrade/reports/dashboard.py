@@ -59,6 +59,7 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
                           "points": format_points(reference.max_points), "passed": passed, "count": len(outcomes),
                           "rate": round(rate), "rate_class": "full" if rate >= 90 else ("good" if rate >= 60 else "low"),
                           "errors": statuses.get("error", 0), "timeouts": statuses.get("timeout", 0),
+                          "awaiting": statuses.get("manual", 0),  # manual questions not yet graded by a TA
                           "overridden": sum(1 for c in outcomes if _overridden(c)),
                           "mean_points": format_points(statistics.fmean(c.points for c in outcomes)),
                           "description": spec.description if spec is not None else "",

@@ -15,8 +15,9 @@ from tensorgrade.safe_text import for_terminal
 # The terminal (the student-side `tensorgrade check`)
 # ---------------------------------------------------------------------------------------------
 
-TERMINAL_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold red", "timeout": "bold yellow"}
-TERMINAL_MARK = {"passed": "✓", "failed": "✗", "error": "✗", "timeout": "⏱"}
+TERMINAL_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold red", "timeout": "bold yellow",
+                  "manual": "bold cyan"}  # manual: awaiting a TA's grade
+TERMINAL_MARK = {"passed": "✓", "failed": "✗", "error": "✗", "timeout": "⏱", "manual": "…"}
 
 
 def _terminal_text(text: str, style: str = ""):

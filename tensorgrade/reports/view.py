@@ -26,7 +26,8 @@ from tensorgrade.safe_text import for_terminal
 # The view of one result: the only thing the templates see
 # ---------------------------------------------------------------------------------------------
 
-STATUS_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timeout"}
+STATUS_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timeout",
+                "manual": "awaiting a TA's grade"}  # manual: vocabulary_manual, until an override
 CELL_REFERENCE = re.compile(r"cell (\d+), line (\d+)")
 
 
@@ -125,7 +126,7 @@ def autograder_status(check: CheckResult) -> str:
     what the student's code did (an error stays a crash of theirs)."""
     override = check.details.get("override") if isinstance(check.details, dict) else None
     status = override.get("autograder_status") if isinstance(override, dict) else None
-    return status if status in ("passed", "failed", "error", "timeout") else check.status
+    return status if status in ("passed", "failed", "error", "timeout", "manual") else check.status
 
 
 def autograder_message(check: CheckResult) -> str:
@@ -165,8 +166,8 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
     if hidden and not ta:
         # Hidden checks: their id, points and passed/failed (and that a TA set their points); never
         # their message, details, diagnosis, description, inputs or expected values.
-        status = "passed" if check.status == "passed" else "failed"
-        return {**view, "status": status, "label": status, "redacted": True,
+        status = check.status if check.status in ("passed", "manual") else "failed"
+        return {**view, "status": status, "label": STATUS_LABEL[status], "redacted": True,
                 "override": _override_view(details, redacted=True)}
     override = _override_view(details, redacted=False)
     message = autograder_message(check)  # an override is said once, by its own line of the report
@@ -194,7 +195,7 @@ def _check_view(check: CheckResult, assignment, ta: bool, sources: dict[int, str
             "mismatches": _mismatches(details), "mismatched": details.get("mismatched"),
             "total": details.get("total"),
             "plot": plot, "plot_notes": plot_notes, "plot_error": plot_error, "curve": curve_summary(details),
-            "diagnosis": explain(check.diagnosis, assignment) if check.status != "passed" else None,
+            "diagnosis": explain(check.diagnosis, assignment) if check.status not in ("passed", "manual") else None,
             "cell": cell}
 
 

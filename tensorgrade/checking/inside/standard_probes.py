@@ -191,10 +191,12 @@ def probe_parameters(ns: dict, inputs: dict) -> dict:
 # The vocabulary's probes of each topic live in their own module (checking/inside/<topic>_probes.py,
 # exporting only `probe_*` functions); an assignment's probe code imports them all from here.
 # (one import line per topic module, below)
-from tensorgrade.checking.inside.numpy_probes import *  # noqa: F401,F403
+from tensorgrade.checking.inside.assertion_probes import *  # noqa: F401,F403,E402
+from tensorgrade.checking.inside.manual_probes import *  # noqa: F401,F403
 from tensorgrade.checking.inside.training_probes import *  # noqa: F401,F403
 from tensorgrade.checking.inside.evaluation_probes import *  # noqa: F401,F403
 from tensorgrade.checking.inside.dataset_probes import *  # noqa: F401,F403
+from tensorgrade.checking.inside.numpy_probes import *  # noqa: F401,F403
 from tensorgrade.checking.inside.tensorflow_probes import *  # noqa: F401,F403
 
 # What an assignment's probe code gets with `from ...standard_probes import *`: every `probe_*`, and

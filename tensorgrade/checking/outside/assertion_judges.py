@@ -198,12 +198,23 @@ def _short(value: Any) -> str:
     return text if len(text) < 200 else text[:197] + "..."
 
 
+def _exact(tree: Any) -> Any:
+    """`plain`, but a tuple stays a tuple: `assert f() == (1, 2)` compares as the original would."""
+    if isinstance(tree, dict) and tree.get("type") == "tuple":
+        return tuple(_exact(item) for item in tree["items"])
+    if isinstance(tree, dict) and tree.get("type") == "list":
+        return [_exact(item) for item in tree["items"]]
+    if isinstance(tree, dict) and tree.get("type") == "dict":
+        return {key: _exact(item) for key, item in tree["items"].items()}
+    return plain(tree)
+
+
 def judge_assertions(case: JudgeCase, *, code: str, hidden: bool) -> Verdict:
     """The test's verdict: its lifted assertions evaluated here, the others as observed inside."""
     steps = plan(code)
     records = case.student["steps"]
     inside = [s for s in steps if s.kind == "inside" or s.asserts_inside]
-    details = {"decided_inside": bool(inside) or any(r.get("raised") for r in records),
+    details = {"decided_inside": bool(inside) or any(r.get("raised") or r.get("inside") for r in records),
                "lifted": sum(s.kind == "lifted" for s in steps), "assertions": sum(s.kind != "exec" for s in steps)}
     for step, record in zip(steps, records):
         where = "" if hidden else f" (line {step.line}: `{step.code.splitlines()[0]}`)"
@@ -213,9 +224,9 @@ def judge_assertions(case: JudgeCase, *, code: str, hidden: bool) -> Verdict:
         if step.kind == "inside" and not record.get("passed", True):
             return failed("a test assertion failed (decided inside the sandbox)" + where
                           + (f": {record['message']}" if record.get("message") else ""), details=details)
-        if step.kind != "lifted":
+        if step.kind != "lifted" or "values" not in record:  # (a lifted one the probe had to decide inside)
             continue
-        values = [plain(tree) for tree in record["values"]]
+        values = [_exact(tree) for tree in record["values"]]
         kinds = [Kind(tree.get("type", "?")) for tree in record["values"]]
         try:
             holds = _evaluate(step.test, values, kinds)

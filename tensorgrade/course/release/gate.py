@@ -92,7 +92,9 @@ def reference_problems(result: SubmissionResult) -> list[str]:
     problems = [f"reference cell {c.index} {c.status}: {_exception_line(c.error)}" for c in result.cells
                 if c.status != "ok"]
     problems += [f"the reference does not pass {c.id} ({c.points:g}/{c.max_points:g}, {c.status}): "
-                 f"{_first_line(c.message)}" for c in result.checks if c.points < c.max_points]
+                 f"{_first_line(c.message)}" for c in result.checks if c.points < c.max_points
+                 and not c.details.get("manual")]  # graded by a TA, the reference's too (its written
+                 # answers are kept for the TA in the source, so its notebook has the template's)
     problems += [f"the reference's given code differs from the template's: {finding}"
                  for finding in result.integrity if finding.startswith(LOCKED_CELL_FINDING)]
     return problems
@@ -128,6 +130,13 @@ def template_notes(result: SubmissionResult) -> list[str]:
 def _answer_question(cell) -> str | None:
     marker = cell.get("metadata", {}).get("tensorgrade")
     return marker.get("question") if isinstance(marker, dict) and marker.get("answer") else None
+
+
+def _heading_of(cell) -> str | None:
+    marker = cell.get("metadata", {}).get("tensorgrade")
+    if isinstance(marker, dict) and (marker.get("answer") or marker.get("task")):
+        return marker.get("question")
+    return None
 
 
 def fill_with_reference(released: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -179,7 +188,7 @@ def _public_proof_problems(result: SubmissionResult) -> list[str]:
         return [f"the student-side check could not grade the reference from the release ({result.status}): "
                 f"{result.error}"]
     problems = [f"public check {c.id} does not pass on the reference from the release alone ({c.status}): "
-                f"{_first_line(c.message)}" for c in result.checks if c.status != "passed"]
+                f"{_first_line(c.message)}" for c in result.checks if c.status != "passed" and not c.details.get("manual")]
     problems += [f"from the release: {finding}" for finding in result.integrity
                  if finding.startswith(LOCKED_CELL_FINDING)]
     return problems
@@ -211,7 +220,9 @@ def heading_problems(assignment: Assignment, notebook: nbformat.NotebookNode) ->
     for index, cell in enumerate(cells):
         if cell.cell_type != "markdown":
             continue
-        following = next((_answer_question(c) for c in cells[index + 1:] if _answer_question(c)), None)
+        # The question of the answer after the heading, or of the cell holding it (a markdown answer or
+        # task graded by hand, as the importers write them, states its own points).
+        following = next((_heading_of(c) for c in cells[index:] if _heading_of(c)), None)
         for line in cell.source.splitlines():
             heading = line.strip()
             stated = HEADING_POINTS.search(heading) if heading.startswith("#") else None
