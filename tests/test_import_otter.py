@@ -252,7 +252,7 @@ def test_stubs_are_otters_and_no_solution_reaches_the_students(course):
                                         "square(2.5) == 6.25", "assert next(f) == 21"]),
                           ("features", ["SECRET", "debugging only"]),
                           ("exceptions", ["2 * n", "env['double'](21)"]),
-                          ("oldformat", ["x = 2", "V0_SECRET", "assert (x) == 2"])):
+                          ("oldformat", ["x = 2", "V0_SECRET", "repr(x) == '2'"])):
         text = released_text(root / "assignments" / name)
         assert not [s for s in secrets if s in text], name
     source = (root / "solutions" / "features" / "features.py").read_text()
@@ -319,6 +319,11 @@ def peer_venv() -> Path:
     return venv / "bin"
 
 
+def otter_answers(nb) -> list:
+    """The code answer cells of otter's student notebook."""
+    return [c for c in nb.cells if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
+
+
 def _otter_scores(results: Path) -> dict[str, float]:
     return {t["name"]: t["score"] for t in json.loads(results.read_text())["tests"] if "score" in t}
 
@@ -339,19 +344,28 @@ def test_tutorial_submissions_grade_like_otter_run(tmp_path):
     assert assigned.returncode == 0, assigned.stdout[-3000:] + assigned.stderr[-3000:]
     autograder = next((tmp_path / "dist" / "autograder").glob("*.zip"))
     student = nbformat.read(str(tmp_path / "dist" / "student" / "demo.ipynb"), as_version=4)
-    answer_cells = [c for c in student.cells if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
+    answer_cells = otter_answers(student)
     # The template shows what otter's student notebook shows.
     ours = nbformat.read(str(tmp_path / "course" / "assignments" / "demo" / "demo.ipynb"), as_version=4)
     stubs = [c.source for c in ours.cells
              if c.cell_type == "code" and c.get("metadata", {}).get("tensorgrade", {}).get("answer")]
     assert stubs == [c.source for c in answer_cells]
     submissions = tmp_path / "submissions"
-    for name, answers in TUTORIAL_ANSWERS.items():
+
+    def fill(answers):
         filled = nbformat.from_dict(json.loads(json.dumps(student)))
-        cells = [c for c in filled.cells if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
-        for cell, answer in zip(cells, answers, strict=True):
+        for cell, answer in zip(otter_answers(filled), answers, strict=True):
             cell.source = answer
-        write(submissions, name, filled)
+        return filled
+
+    for name, answers in TUTORIAL_ANSWERS.items():
+        write(submissions, name, fill(answers))
+    # passesAll after a first cell that starts with `%matplotlib inline` (otter's kernel runs it), graded
+    # by us only: the magic must cost nothing (it once skipped the imports after it in the sandbox).
+    magic = fill(RIGHT)
+    first = next(c for c in magic.cells if c.cell_type == "code" and "import pandas" in c.source)
+    first.source = "%matplotlib inline\n" + first.source.replace("%matplotlib inline", "")
+    write(submissions, "magicFirst", magic)
 
     def otter_run(name: str) -> dict[str, float]:
         out = tmp_path / "otter" / name
@@ -375,6 +389,8 @@ def test_tutorial_submissions_grade_like_otter_run(tmp_path):
     table = {name: {q: (round(mine[name][q], 5), round(theirs[name][q], 5)) for q in theirs[name]}
              for name in TUTORIAL_ANSWERS}
     print(json.dumps(table, indent=1))
+    assert {q: round(p, 5) for q, p in mine["magicFirst"].items()} == \
+        {q: round(p, 5) for q, p in mine["passesAll"].items()}
     assert set(theirs["passesAll"]) == {"q1", "q2", "q3"}
     assert all(ours_ == theirs_ for questions in table.values() for ours_, theirs_ in questions.values()), table
     # what otter 7.0.0 gives (NumPy 2: the tutorial's np.isclose tests fail for everyone)

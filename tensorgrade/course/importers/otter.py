@@ -24,11 +24,10 @@ solutions.py, tests_manager.py; ported here, not imported: otter lives in its ow
     # IGNORE, BEGIN/END IGNORE          removed everywhere, as otter does
     manual questions                    `manual(...)` worth the question's points
 
-OK-format (doctest) cases are translated example by example: an expression whose recorded output is
-`True`/`False` becomes `assert (expr) is True` (a NumPy `np.True_`, which prints otherwise, fails as
-in otter), a literal output `assert (expr) == literal`, no output `assert (expr) is None`: lifted,
-decided outside the sandbox. Any other output (a DataFrame, printed text) runs the case as otter's
-own doctest inside the sandbox, exactly, and is marked decided inside. Exception-format cases
+OK-format (doctest) cases are translated example by example, as doctest compares them: an expression
+with an expected output becomes `assert repr(expr) == "<output>"` (so NumPy 2's `np.True_` fails as in
+otter), one without `assert (expr) is None`; the comparison is made outside the sandbox. A case that
+prints (compared as text) runs as otter's own doctest inside the sandbox, and is marked so. Exception-format cases
 (`def test_x(f): assert ...`) are inlined, their parameters being the student's names.
 
 The v0 format (`BEGIN QUESTION` YAML in a markdown cell's fenced block, `## Test ##` cells) is
@@ -572,16 +571,6 @@ def _doctest_inside(body: str, name: str) -> str:
     ])
 
 
-def _literal_want(want: str) -> str | None:
-    """The expected output as a literal whose repr it is (`9`, `'abc'`, `[1, 2]`), else None."""
-    text = want.strip()
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return text if repr(value) == text and not isinstance(value, (bool, type(None))) else None
-
-
 PYTHON_BOOLS = ("allclose", "array_equal", "array_equiv", "iscomplexobj", "isrealobj", "isscalar", "may_share_memory",
                 "shares_memory", "isfortran")  # NumPy functions that return a Python bool
 NUMPY_BOOLS: list[str] = []  # notes of the current import (make_source clears and reads it)
@@ -605,20 +594,20 @@ def translate_ok(body: str, name: str) -> str:
             return _doctest_inside(body, name)  # printed output is compared as text
         if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
             expression = code
-            if want.strip() in ("True", "False"):
-                lines.append(f"assert ({expression}) is {want.strip()}")
-                call = tree.body[0].value
-                if isinstance(call, ast.Call) and ast.unparse(call.func).split(".")[0] in ("np", "numpy") and \
-                        ast.unparse(call.func).split(".")[-1] not in PYTHON_BOOLS:
-                    NUMPY_BOOLS.append(f"{name}: `{expression}` returns a NumPy bool, which NumPy 2 prints as "
-                                       f"`np.{want.strip()}_`, so otter's doctest (and this check) fails for every "
-                                       f"student; wrap it in bool(...) in the source if that is not intended")
-            elif not want.strip():
+            if not want:
                 lines.append(f"assert ({expression}) is None")  # doctest: a value shown where none is expected
-            elif _literal_want(want) is not None:
-                lines.append(f"assert ({expression}) == {_literal_want(want)}")
-            else:
+                continue
+            if "<BLANKLINE>" in want:
                 return _doctest_inside(body, name)
+            # What doctest compares: the value's repr with the expected text (`True`, `9`, a Series).
+            lines.append(f"assert repr({expression}) == {want[:-1]!r}")
+            call = tree.body[0].value
+            if want.strip() in ("True", "False") and isinstance(call, ast.Call) and \
+                    ast.unparse(call.func).split(".")[0] in ("np", "numpy") and \
+                    ast.unparse(call.func).split(".")[-1] not in PYTHON_BOOLS:
+                NUMPY_BOOLS.append(f"{name}: `{expression}` returns a NumPy bool, which NumPy 2 prints as "
+                                   f"`np.{want.strip()}_`, so otter's doctest (and this check) fails for every "
+                                   f"student; wrap it in bool(...) in the source if that is not intended")
         elif want.strip():
             return _doctest_inside(body, name)
         else:
@@ -672,8 +661,10 @@ def used_files(notebook_path: Path, config: dict, out: list[Out], notes: list[st
 
 
 def _literal(code: str) -> str:
-    if "'''" not in code and "\\" not in code and not code.endswith("'"):
-        return "'''\n" + code + "\n'''"
+    """The test's code as a string literal in the source, on its own lines where it can be."""
+    for quote in ("'''", '"""'):
+        if quote not in code and "\\" not in code:
+            return quote + "\n" + code + "\n" + quote
     return repr(code)
 
 

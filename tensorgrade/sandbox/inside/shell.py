@@ -12,6 +12,15 @@ class GradingShell(InteractiveShell):
     def enable_gui(self, gui=None):  # %matplotlib inline needs no event loop
         return None
 
+    def enable_matplotlib(self, gui=None):
+        # `%matplotlib inline` (notebook, widget, ...): nothing is shown while grading, and inside the
+        # sandbox IPython cannot resolve the backend's name (RuntimeError), which skipped the rest of
+        # a cell such as `%matplotlib inline` + the notebook's imports. Figures draw on Agg instead.
+        import matplotlib
+
+        matplotlib.use("Agg")
+        return gui, "agg"
+
     def system(self, cmd):  # `!pip install x` and %pip: report, do not run
         print(f"[grader] shell command not run during grading: !{cmd}\n"
               "[grader] the grader provides the course's packages; remove installs from your notebook.")
