@@ -235,7 +235,7 @@ def test_nbgrader_layout_grades_the_notebook_named_as_the_assignment(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_manual_questions_await_a_ta_until_an_override_gives_points(tmp_path, nbgrader_files):
+def test_manual_questions_await_a_ta_until_an_override_gives_points(tmp_path, nbgrader_files, capsys):
     user_guide = docs(nbgrader_files)
     imported(user_guide / "source" / "ps1" / "problem1.ipynb", "problem1", tmp_path)
     submissions = tmp_path / "submissions"
@@ -257,6 +257,10 @@ def test_manual_questions_await_a_ta_until_an_override_gives_points(tmp_path, nb
            "cell_938593c4a215c6cc.task" in rows["hacker"]["diagnosis"]
     # bitdiddle left the manually graded code cell as released: 0 without a TA, as nbgrader gives.
     assert "sum_of_squares_application.answer" not in rows["bitdiddle"]["diagnosis"].split(";")[0]
+    capsys.readouterr()
+    assert main(["export", str(db), "--assignment", "problem1", "--format", "canvas", "--out",
+                 str(tmp_path / "canvas.csv")]) == 0
+    assert "awaiting a TA's grade" in capsys.readouterr().out
     assert main(["export", str(db), "--assignment", "problem1", "--format", "gradescope", "--out",
                  str(tmp_path / "gs")]) == 0
     gradescope = {json.loads(p.read_text())["score"]: json.loads(p.read_text())

@@ -85,7 +85,9 @@ def probe_assertions(ns: dict, inputs: dict) -> dict:
                 exec(compile(step["code"], filename, "exec"), env)
                 records.append({"passed": True, "inside": True})
                 continue
-            exec(compile(step["code"], filename, "exec"), ns)
+            # An ordinary statement changes the namespace as the original test would; an assertion
+            # decided inside sees the grader's np/math/torch, not a notebook's shadowing ones.
+            exec(compile(step["code"], filename, "exec"), ns if step["kind"] == "exec" else {**ns, **GENUINE})
             records.append({"passed": True})
         except AssertionError as exc:
             records.append({"passed": False, "raised": step["kind"] != "inside", "message": str(exc)[:MAX_MESSAGE_CHARS]})

@@ -549,9 +549,11 @@ def import_nbgrader(source_path: Path | str, assignment_id: str, root: Path | st
         raise ImportFailure(f"{', '.join(map(str, existing))} already exist(s): pass --force to replace")
     notes: list[str] = []
     if assignment_id != source_path.stem:
+        fix = (f"use --id {source_path.stem}" if ID_PATTERN.match(source_path.stem)
+               else "students' notebooks are matched by name, so rename them or the source")
         notes.append(f"the assignment's notebook is {assignment_id}.ipynb: of a student's several notebooks the one "
-                     f"named so is graded, so nbgrader submissions named {source_path.name} are told apart by "
-                     f"modification time only (use --id {source_path.stem} where it is a valid id)")
+                     f"named so is graded, so submissions named {source_path.name} are told apart by modification "
+                     f"time only ({fix})")
     try:
         text, outcome = make_source(source_path, notebook, assignment_id, notes, version)
     except AuthoringError as exc:  # (cut_regions' own, naming the cell, too)
