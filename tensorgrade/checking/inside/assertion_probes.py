@@ -10,6 +10,7 @@ assertion that could not be lifted runs here and its outcome is reported, marked
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy
 import torch
@@ -67,6 +68,18 @@ def _builtin(value, depth: int = 0) -> bool:
     return False
 
 
+def _library(value) -> bool:
+    """Whether a value's class comes from an installed module (pandas' Series, a collections.Counter),
+    not from the notebook: its own comparisons and len() are the library's."""
+    module = type(value).__module__
+    return module not in ("__main__", "builtins") and getattr(sys.modules.get(module), "__file__", None) is not None
+
+
+def _students(value) -> bool:
+    """A value the notebook's own classes may answer for: judged outside, where it is only its type."""
+    return not _builtin(value) and not _library(value)
+
+
 def probe_assertions(ns: dict, inputs: dict) -> dict:
     filename = f"<test {inputs['_check']}>"
     records = []
@@ -76,12 +89,12 @@ def probe_assertions(ns: dict, inputs: dict) -> dict:
                 env = {**ns, **GENUINE}
                 raw = [eval(compile(leaf, filename, "eval"), env) for leaf in step["leaves"]]
                 values = [typed(value) for value in raw]
-                if all(_faithful(value) for value in values) or not all(map(_builtin, raw)):
+                if all(_faithful(value) for value in values) or any(map(_students, raw)):
                     records.append({"values": values})  # judged outside (an object of the student's fails there)
                     continue
-                # Leaves of Python's own types that are not plain data (a class, an iterator, a set, a
-                # dict with other keys): judged outside, their str() or len() would not be the
-                # original's, so the assertion is decided here, with the grader's np/math/torch.
+                # Leaves of Python's or a library's own types that are not plain data (a class, an
+                # iterator, a set, a pandas Series): judged outside, their str() or len() would not be
+                # the original's, so the assertion is decided here, with the grader's np/math/torch.
                 exec(compile(step["code"], filename, "exec"), env)
                 records.append({"passed": True, "inside": True})
                 continue
