@@ -39,6 +39,11 @@ def copy_course(tmp_path, with_mistakes=False):
     shutil.copytree(ROOT / "assignments" / A2, root / "assignments" / A2,
                     ignore=shutil.ignore_patterns(".cache", "__pycache__"))
     shutil.copytree(ROOT / "solutions" / A2, root / "solutions" / A2, ignore=shutil.ignore_patterns(*skip))
+    if not with_mistakes:  # the source's mistakes cell out too: each mistake is one more sandboxed run per release
+        source = root / "solutions" / A2 / f"{A2}.py"
+        text = source.read_text()
+        start = text.index('# %% tags=["mistakes"]')
+        source.write_text(text[:start] + text[text.index("# %%", start + 1):])
     return root
 
 

@@ -104,7 +104,10 @@ def breach(tree: dict, contract: Contract, name: str, inputs: dict, hint: str = 
     kind = tree.get("type")
     name = contract.name or name
     if contract.kind in NUMBER_TYPES or contract.kind == "str":
-        if kind == contract.kind:
+        value = tree.get("value")
+        # The recorded type and the value itself: a "float" whose value is not one number is not a float.
+        if kind == contract.kind and (contract.kind == "str" or
+                                      (isinstance(value, (int, float)) and not isinstance(value, bool))):
             return None
         return f"{name} should be {contract.describe()}, but it is {type_name(tree)}" + \
             (hint if kind == "tensor" and contract.kind in NUMBER_TYPES else "")

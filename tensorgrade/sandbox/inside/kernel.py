@@ -101,7 +101,7 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
     frames = []
     grader_call = None  # the last line of the grader's own check code on the way to the error
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith(PROBE_FILENAME_PREFIX):
+        if frame.filename.startswith(PROBE_FILENAME_PREFIX) or _is_vocabulary_probe(frame.filename):
             grader_call = _statement(frame) or grader_call
         if frame.filename in cell_names:
             if (frame.line or "").startswith("get_ipython().run_cell_magic(") and current is not None:
@@ -122,6 +122,13 @@ def trimmed_traceback(exc: BaseException, cell_names: dict[str, int],
     summary = f"{summary}\n{hint}" if hint else summary
     text = f"{text}\n{summary}" if text else summary
     return text[-MAX_TRACEBACK_CHARS:]
+
+
+def _is_vocabulary_probe(filename: str) -> bool:
+    """A frame of the check vocabulary's probes (tensorgrade/checking/inside/*.py): the grader's own calls."""
+    import tensorgrade.checking.inside as probes
+
+    return os.path.dirname(filename) == os.path.dirname(probes.__file__)
 
 
 def _statement(frame: traceback.FrameSummary) -> str:
