@@ -32,7 +32,7 @@ parameters("q2.parameters", "Polynomial3()", "abcd", scalar=True,
 
 def shows_coefficients(case):
     """string() shows each coefficient's value (to 2 decimals, either sign), in any format."""
-    text, shown = plain(case.student["value"]), case.inputs["coefficients"]
+    text, shown = plain(case.student["value"]), case.inputs["c"]
     if not isinstance(text, str) or not text.strip():
         return failed(f"string() should return a non-empty str, but it returned {case.student['value']['type']}")
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", text)]
@@ -43,8 +43,8 @@ def shows_coefficients(case):
     return passed(f"string() gives {text!r}")
 
 
-custom("q2.string", shows_coefficients, call="filled(Polynomial3(), 'abcd', coefficients).string()",
-       coefficients=lambda rng: [round(float(v), 3) for v in rng.uniform(-2, 2, size=4)],
+custom("q2.string", shows_coefficients, call="filled(Polynomial3(), 'abcd', c).string()",
+       c=lambda rng: [round(float(v), 3) for v in rng.uniform(-2, 2, size=4)],
        description="string() shows the formula with current values")
 
 
