@@ -8,15 +8,11 @@ the names it uses (`logits, labels`; `model, loader, device`; `train_loader, dev
 Images arrive as MNIST pixels (uint8, 0..255) and are scaled as in the course: float32 / 255, shape
 (B, 784); labels arrive as int64. Probes return plain data; the judges outside decide.
 
-Every call of the student's code runs inside the simulated accelerator of
-`tensorgrade.checking.inside.devicesim` (installed in this sandboxed process only). CPU runs see no
-CUDA and send a hard-coded 'cuda'/'mps' to the CPU, so the rest of a submission is graded on its
-merits and only the device checks pay for such a mistake. Device probes (`*_device`) then call the
-function again with the simulated `gpu:0` (with `torch.cuda.is_available()` saying yes), or, when the
-inputs say `"real_device": "cuda"` (the tests on a GPU machine), on the real GPU. `DeviceRun` records
-what went wrong on the device and which tensor was at fault: the images or labels of a batch the
-probe's loader produced, a parameter of a model left on the CPU, or another CPU tensor (created
-without `device=`), with the student's line.
+Every call of the student's code runs inside the simulated accelerator, as a CPU run or, in the
+device probes (`*_device`), also a device run (both set up as device_runs.py says; on the real GPU
+when the inputs say `"real_device": "cuda"`). `DeviceRun` records what went wrong on the device and
+which tensor was at fault: the images or labels of a batch the probe's loader produced, a parameter
+of a model left on the CPU, or another CPU tensor (created without `device=`), with the student's line.
 """
 
 import random
@@ -29,9 +25,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._pytree import tree_flatten
 
+from tensorgrade.checking.inside.device_runs import MISMATCH, Devices, mistake_kind, on_cpu
 from tensorgrade.checking.inside.probing import describe_value, plain_number
 
-MISMATCH = "Expected all tensors to be on the same device"
 TensorBase = torch._C.TensorBase
 CELL_FILE_PREFIX = "<ipython-input-"
 OPERATORS = {"__eq__": "==", "__ne__": "!=", "__add__": "+", "__radd__": "+", "__iadd__": "+=",
@@ -55,20 +51,6 @@ def mnist_dataset(pixels, labels):
 def mnist_loader(pixels, labels, batch_size, shuffle=False, collate_fn=None):
     return torch.utils.data.DataLoader(mnist_dataset(pixels, labels), batch_size=int(batch_size),
                                        shuffle=shuffle, collate_fn=collate_fn)
-
-
-def simulator():
-    """The simulated accelerator, installed once per process."""
-    from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
-
-    return SimulatedAccelerator.install(name="gpu", cuda_available=True)
-
-
-def on_cpu(inputs=None):
-    """The context of a CPU run of student code (see the module docstring)."""
-    if isinstance(inputs, dict) and inputs.get("real_device"):
-        return _nothing()
-    return simulator().active(cuda_available=False, hardcoded_to="cpu")
 
 
 def reseed(seed):
@@ -188,21 +170,12 @@ class CulpritMode(TorchFunctionMode):
             raise
 
 
-class DeviceRun:
+class DeviceRun(Devices):
     """Student code on a device: the result, or what went wrong there and the tensor at fault."""
 
     def __init__(self, inputs):
-        real = inputs.get("real_device")
-        self.kind = "real" if real else "simulated"
-        if real:
-            self.sim = None
-            self.device = torch.device(real)
-            if self.device.type == "cuda" and self.device.index is None:
-                self.device = torch.device("cuda", torch.cuda.current_device())
-        else:
-            self.sim = simulator()
-            self.device = self.sim.device
-        self.events = []  # the simulator's events during device runs (not the CPU runs')
+        super().__init__(inputs)
+        self.seen = []  # the simulator's events during device runs (not the CPU runs'), but mismatches
         self.roles = {}  # storage address of a CPU tensor the probe handed out -> "images" / "labels"
         self.alive = []  # those tensors, kept so that no address is reused
         self.culprit = None
@@ -243,9 +216,7 @@ class DeviceRun:
 
     def run(self, function, *args):
         """function(*args) on the device; None after a device mistake (see `failure`); other errors propagate."""
-        if self.sim is not None:
-            self.sim.clear_events()
-        active = self.sim.active(cuda_available=True) if self.sim is not None else _nothing()
+        active = self.on_device()
         try:
             with active, CulpritMode(self):
                 return function(*args)
@@ -256,18 +227,13 @@ class DeviceRun:
             self.failure = failure
             return None
         finally:
-            if self.sim is not None:
-                self.events += [{"kind": e.kind, "message": e.message, "op": e.op}
-                                for e in [*self.sim.events, *self.sim.cpu_moves] if e.kind != "device-mismatch"
-                                and {"kind": e.kind, "message": e.message, "op": e.op} not in self.events]
+            # a mismatch is reported as the failure, with its culprit
+            self.seen += [e for e in self.simulator_events() if e["kind"] != "device-mismatch" and e not in self.seen]
 
     def _failure(self, error):
         message = str(error)
-        if isinstance(error, RuntimeError) and MISMATCH in message:
-            kind = "device-mismatch"
-        elif isinstance(error, TypeError) and "to numpy" in message and "device type tensor" in message:
-            kind = "numpy-on-device"
-        else:
+        kind = mistake_kind(message, error)
+        if kind is None:
             return None
         op = None
         if "(in aten." in message:
@@ -278,20 +244,8 @@ class DeviceRun:
                 "op": op, "line": lines[-1].strip()[:200] if lines else None,
                 "culprit": self.culprit if kind == "device-mismatch" else None}
 
-    def on_device(self, model):
-        tensors = [*model.parameters(), *model.buffers()]
-        return bool(tensors) and all(t.device == self.device for t in tensors)
-
     def report(self):
-        return {"device": str(self.device), "kind": self.kind, "events": self.events, "failure": self.failure}
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+        return {"device": str(self.device), "kind": self.kind, "events": self.seen, "failure": self.failure}
 
 
 # --- probes ---------------------------------------------------------------------------------------
@@ -428,7 +382,7 @@ def probe_train_device(ns, inputs):
     result = {"kind": describe_value(model), "cpu": on_cpu_predictions, "on_device": None,
               "parameter_devices": None, "predictions": None}
     if isinstance(model, nn.Module):
-        result["on_device"] = run.on_device(model)
+        result["on_device"] = run.holds(model)
         result["parameter_devices"] = sorted({str(t.device) for t in [*model.parameters(), *model.buffers()]})
         if result["on_device"]:
             result["predictions"] = run.run(predict, model, images.to(run.device), run.device)

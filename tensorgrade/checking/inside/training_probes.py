@@ -12,26 +12,25 @@ Devices: every run happens inside the simulated accelerator (tensorgrade.checkin
 installed in this sandboxed process only. CPU runs send hard-coded 'cuda'/'mps' to the CPU, so the rest
 of a submission is graded on its merits; device runs give the code the simulated `gpu:0` and record
 every device mistake. A test on a machine with CUDA passes `real_device: "cuda"` in the inputs to run
-the very same probes on the real device.
+the very same probes on the real device. Both runs are set up by `Devices` (device_runs.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-import re
 
 import numpy as np
 import torch
 from torch import nn
 
+from tensorgrade.checking.inside.device_runs import Devices
 from tensorgrade.checking.inside.probing import describe_value, plain_number, registered_parameters
 
 __all__ = ["probe_device_returned", "probe_device_availability", "probe_classifier_outputs", "probe_one_epoch",
            "probe_one_epoch_on_device", "probe_gradient_freshness", "probe_training_mode", "probe_fit_losses",
            "probe_fit_on_device"]
 
-SIMULATED_DEVICE = "gpu"
 TensorBase = torch._C.TensorBase
 
 
@@ -88,57 +87,6 @@ def batches(data):
     return -(-len(data["labels"]) // int(data["batch_size"]))
 
 
-class Devices:
-    """The CPU run and the device run of a probe: simulated by default, real when the inputs say so."""
-
-    def __init__(self, inputs):
-        real = inputs.get("real_device") if isinstance(inputs, dict) else None
-        if real:
-            self.sim = None
-            self.device = torch.device(real)
-            if self.device.type == "cuda" and self.device.index is None:
-                self.device = torch.device("cuda", torch.cuda.current_device())
-            self.kind = "real"
-        else:
-            from tensorgrade.checking.inside.devicesim import SimulatedAccelerator
-
-            self.sim = SimulatedAccelerator.install(name=SIMULATED_DEVICE, cuda_available=True)
-            self.device = self.sim.device
-            self.kind = "simulated"
-        self.cpu = torch.device("cpu")
-
-    def on_cpu(self):
-        """CPU runs: a hard-coded 'cuda'/'mps' goes to the CPU, so only the device checks pay for it."""
-        if self.sim is None:
-            return contextlib.nullcontext()
-        return self.sim.active(cuda_available=False, hardcoded_to="cpu")
-
-    def on_device(self):
-        if self.sim is None:
-            return contextlib.nullcontext()
-        self.sim.clear_events()
-        return self.sim.active(cuda_available=True)
-
-    def events(self, error):
-        """Device mistakes seen in the device run: the simulator's events, or on a real device the
-        error torch raised, read the same way."""
-        if self.sim is not None:
-            return [{"kind": e.kind, "message": e.message, "op": e.op} for e in [*self.sim.events, *self.sim.cpu_moves]]
-        if error is None:
-            return []
-        message = error["message"]
-        if "Expected all tensors to be on the same device" in message:
-            op = re.search(r"wrapper_[A-Za-z]*_+(\w+)", message) or re.search(r"in (aten\.\w+)", message)
-            return [{"kind": "device-mismatch", "message": message, "op": op.group(1) if op else None}]
-        if "to numpy" in message and "device type tensor" in message:
-            return [{"kind": "numpy-on-device", "message": message, "op": "torch.Tensor.numpy"}]
-        return []
-
-    def on_device_module(self, module):
-        tensors = [*module.parameters(), *module.buffers()]
-        return bool(tensors) and all(t.device.type == self.device.type for t in tensors)
-
-
 def _first_mismatch(calls, fields, device):
     """The first recorded call whose tensors are not all on `device` (else the first call)."""
     for call in calls:
@@ -193,7 +141,7 @@ def _device_record(devices, models, cpu, on_device, error, inputs, loss, given_o
                 "forward": _first_mismatch(model.calls, ("input", "weights"), device) if model else None,
                 "loss": _first_mismatch(on_device["loss_calls"] if on_device else [], ("logits", "labels"), device)
                 if loss else None,
-                "model_on_device": devices.on_device_module(model) if model else False,
+                "model_on_device": devices.holds(model) if model else False,
                 "model_given_on_device": given_on_device},
     }
 
