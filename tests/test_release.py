@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.course.importers.nbgrader import import_nbgrader
-from tensorgrade.course.nbgrader_split import AuthoringError
+from tensorgrade.course.errors import AuthoringError
 from tensorgrade.cli.main import main
 from tensorgrade.grading.grader import Grader
 from tensorgrade.course.release.gate import release_assignment, template_problems

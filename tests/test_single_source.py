@@ -13,7 +13,7 @@ from tensorgrade.checking.outside import standard_judges as judges
 from tensorgrade.checking.outside.judging import JudgeCase
 from tensorgrade.course.assignment import SpecError, load_assignment
 from tensorgrade.course.build import build, validate
-from tensorgrade.course.nbgrader_split import AuthoringError
+from tensorgrade.course.errors import AuthoringError
 from tensorgrade.course.scaffold import write_new_assignment
 from tensorgrade.course.source import read_source
 from conftest import ROOT

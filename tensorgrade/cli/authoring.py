@@ -24,7 +24,7 @@ def source_of(name: str, root: str) -> Path:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from tensorgrade.course.nbgrader_split import AuthoringError
+    from tensorgrade.course.errors import AuthoringError
     from tensorgrade.course.scaffold import write_new_assignment
 
     say = soft_printer(make_console())
@@ -40,7 +40,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from tensorgrade.course.build import build, validate
-    from tensorgrade.course.nbgrader_split import AuthoringError
+    from tensorgrade.course.errors import AuthoringError
 
     say = soft_printer(make_console())
     failed = 0
@@ -74,7 +74,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_thresholds(args: argparse.Namespace) -> int:
-    from tensorgrade.course.nbgrader_split import AuthoringError
+    from tensorgrade.course.errors import AuthoringError
     from tensorgrade.course.thresholds import compute_thresholds
 
     say = soft_printer(make_console())
@@ -95,7 +95,7 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """`tensorgrade import nbgrader|otter NOTEBOOK --id ID`: another grader's notebook -> our source, built."""
-    from tensorgrade.course.nbgrader_split import AuthoringError
+    from tensorgrade.course.errors import AuthoringError
 
     if args.tool == "otter":
         from tensorgrade.course.importers.otter import import_otter as run, summary

@@ -25,7 +25,7 @@ import nbformat
 import yaml
 
 from tensorgrade.course.assignment import PROBES_PREAMBLE, THRESHOLDS_FILE, SpecError, load_assignment
-from tensorgrade.course.nbgrader_split import AuthoringError
+from tensorgrade.course.errors import AuthoringError
 from tensorgrade.course.source import STUB, AssignmentSource, answer_notebook, read_source, run_declarations
 
 SPEC_KEYS = ("title", "version", "files", "requires", "public_seed")

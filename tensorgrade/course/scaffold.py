@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 
 from tensorgrade.course.assignment import ID_PATTERN
-from tensorgrade.course.nbgrader_split import AuthoringError
+from tensorgrade.course.errors import AuthoringError
 
 TEMPLATE = '''\
 # ---

@@ -33,7 +33,8 @@ from typing import Any
 
 import nbformat
 
-from tensorgrade.course.nbgrader_split import BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, AuthoringError, cut_regions
+from tensorgrade.course.errors import AuthoringError
+from tensorgrade.course.markers import BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, cut_regions
 
 INSTRUCTOR_TAGS = ("checks", "hidden-checks", "probes", "hidden-probes", "mistakes", "samples")
 CELL_MARKER = re.compile(r"^# %%")

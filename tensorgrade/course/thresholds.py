@@ -18,7 +18,7 @@ from pathlib import Path
 from tensorgrade.checking.checks import draw_inputs
 from tensorgrade.course.assignment import THRESHOLDS_FILE, load_assignment
 from tensorgrade.course.build import build, course_root
-from tensorgrade.course.nbgrader_split import AuthoringError
+from tensorgrade.course.errors import AuthoringError
 from tensorgrade.course.source import read_source
 from tensorgrade.grading.grader import build_job
 from tensorgrade.sandbox.host.workers import WorkerPool

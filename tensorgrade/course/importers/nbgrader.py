@@ -48,14 +48,16 @@ import yaml
 
 from tensorgrade.checking.outside.assertion_judges import lifted_count
 from tensorgrade.course.assignment import ID_PATTERN
-from tensorgrade.course.nbgrader_split import (ANSWER_STUB, BEGIN_HIDDEN_TESTS, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN_TESTS,
-                                               END_SOLUTION, GRADE_ID_SEPARATORS, AuthoringError, cut_regions,
-                                               grade_id_prefix, imported_modules, sanitize)
+from tensorgrade.course.errors import AuthoringError
+from tensorgrade.course.importers.shared import imported_modules, sanitize
+from tensorgrade.course.markers import (ANSWER_STUB, BEGIN_HIDDEN_TESTS, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN_TESTS,
+                                        END_SOLUTION, cut_regions)
 
 AUTOTEST = "AUTOTEST"
 AUTOTEST_LINE = re.compile(r"^\s*#.*AUTOTEST")
 KERNELS = ("python", "python3")  # the kernels nbgrader's InstantiateTests knows for Python
 AUTOTEST_TIMEOUT = 300
+GRADE_ID_SEPARATORS = re.compile(r"[_\-.]")  # `q1_answer`, `q1-visible`, `q1.hidden`: question q1
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"']",
                         re.IGNORECASE)
 
@@ -181,6 +183,10 @@ def _has_assert(source: str) -> bool:
 
 def _without_magics(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def grade_id_prefix(grade_id: str | None) -> str | None:
+    return sanitize(GRADE_ID_SEPARATORS.split(grade_id, maxsplit=1)[0]) if grade_id else None
 
 
 def _question_name(grade_id: str, taken: set[str]) -> str:

@@ -57,7 +57,8 @@ from typing import Any
 import nbformat
 import yaml
 
-from tensorgrade.course.nbgrader_split import AuthoringError, imported_modules, sanitize
+from tensorgrade.course.errors import AuthoringError
+from tensorgrade.course.importers.shared import imported_modules, sanitize
 
 # ---------------------------------------------------------------------------------------------
 # Otter's stubbing (otter/assign/solutions.py, 7.0.0), used by course/source.py for `stub="otter"`
