@@ -12,12 +12,16 @@ From `solutions/<id>/<id>.py` (tensorgrade/course/source.py) it writes, each mar
 Hidden checks, hidden probes, the secret seed and known mistakes are not copied anywhere: the grader
 reads them from the source (course/assignment.py). `validate` then grades what was built in the
 sandbox: the reference must score full, each known mistake must change some check's outcome (else a
-warning names it) and each sample must get its declared score and diagnoses.
+warning names it) and each sample must get its declared score and diagnoses. `build_staged` builds a
+generated source (an importer's) into a course all or nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,6 +218,38 @@ def build(source_path: Path | str, check: bool = False) -> BuildOutcome:
         outcome.notes += [f"{c}: its threshold is derived from the reference: run `tensorgrade thresholds "
                           f"{source.path}`" for c in missing]
     return outcome
+
+
+def build_staged(root: Path, assignment_id: str, text: str, files: dict[str, Path]) -> list[str]:
+    """Build a generated source into the course at `root`, all or nothing; the build's notes.
+
+    The source `text` and the `files` it uses (path in assignments/<id>/ -> the file to copy) are
+    written into a temporary course folder under `root` and built there; only when the build and the
+    load succeed do that folder's assignments/<id>/ and solutions/<id>/ replace `root`'s. An
+    AuthoringError leaves `root` as it was; it and the notes name paths as they are in the course,
+    not in the temporary folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    targets = [root / "assignments" / assignment_id, root / "solutions" / assignment_id]
+    with tempfile.TemporaryDirectory(prefix=f".tensorgrade-import-{assignment_id}-", dir=root) as scratch:
+        staged = Path(scratch)
+        source = staged / "solutions" / assignment_id / f"{assignment_id}.py"
+        source.parent.mkdir(parents=True)
+        source.write_text(text)
+        for relative, origin in files.items():
+            target = staged / "assignments" / assignment_id / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin, target)
+        try:
+            built = build(source)
+        except AuthoringError as exc:
+            raise AuthoringError(str(exc).replace(str(staged) + os.sep, "")) from None
+        for target in targets:  # replaced only now (an importer's --force)
+            if target.exists():
+                shutil.rmtree(target)
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged / target.relative_to(root), target)
+    return [note.replace(str(staged) + os.sep, "") for note in built.notes]
 
 
 def _threshold_checks(source: AssignmentSource) -> list[str]:

@@ -540,7 +540,7 @@ def make_source(notebook_path: Path, notebook: nbformat.NotebookNode, assignment
 def import_nbgrader(source_path: Path | str, assignment_id: str, root: Path | str = ".",
                     force: bool = False, version: str = "1.0") -> ImportOutcome:
     """Import an nbgrader source notebook as `solutions/<id>/<id>.py` under `root`, built; all or nothing."""
-    from tensorgrade.course.build import build
+    from tensorgrade.course.build import build_staged
 
     source_path, root = Path(source_path), Path(root)
     if not ID_PATTERN.match(assignment_id):
@@ -564,28 +564,11 @@ def import_nbgrader(source_path: Path | str, assignment_id: str, root: Path | st
         text, outcome = make_source(source_path, notebook, assignment_id, notes, version)
     except AuthoringError as exc:  # (cut_regions' own, naming the cell, too)
         raise ImportFailure(f"{source_path}: {exc}" if not str(exc).startswith(str(source_path)) else str(exc)) from None
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".tensorgrade-import-{assignment_id}-", dir=root) as scratch:
-        staged = Path(scratch)
-        source = staged / "solutions" / assignment_id / f"{assignment_id}.py"
-        source.parent.mkdir(parents=True)
-        source.write_text(text)
-        for relative in outcome.files:
-            target = staged / "assignments" / assignment_id / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source_path.parent / relative, target)
-        try:
-            built = build(source)
-        except AuthoringError as exc:
-            message = str(exc).replace(str(staged) + os.sep, "")
-            raise ImportFailure(f"{source_path}: the imported assignment does not build: {message}") from None
-        outcome.notes += [n.replace(str(staged) + os.sep, "") for n in built.notes]
-        for target in targets:  # replaced only now, with --force
-            if target.exists():
-                shutil.rmtree(target)
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged / target.relative_to(root), target)
+    try:
+        outcome.notes += build_staged(root, assignment_id, text,
+                                      {relative: source_path.parent / relative for relative in outcome.files})
+    except AuthoringError as exc:
+        raise ImportFailure(f"{source_path}: the imported assignment does not build: {exc}") from None
     outcome.source = root / "solutions" / assignment_id / f"{assignment_id}.py"
     return outcome
 

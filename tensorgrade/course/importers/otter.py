@@ -45,11 +45,8 @@ import ast
 import copy
 import doctest
 import html
-import os
 import re
 import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -860,7 +857,7 @@ def import_otter(source_path: Path | str, assignment_id: str, root: Path | str =
                  force: bool = False) -> ImportOutcome:
     """Import an otter master notebook as `solutions/<id>/<id>.py` under `root`, built; all or nothing."""
     from tensorgrade.course.assignment import ID_PATTERN
-    from tensorgrade.course.build import build
+    from tensorgrade.course.build import build_staged
 
     source_path, root = Path(source_path), Path(root)
     if not ID_PATTERN.match(assignment_id):
@@ -878,28 +875,11 @@ def import_otter(source_path: Path | str, assignment_id: str, root: Path | str =
         text, outcome = make_source(source_path, notebook, assignment_id, notes)
     except ImportFailure as exc:
         raise ImportFailure(str(exc) if str(exc).startswith(str(source_path)) else f"{source_path}: {exc}") from None
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".tensorgrade-import-{assignment_id}-", dir=root) as scratch:
-        staged = Path(scratch)
-        source = staged / "solutions" / assignment_id / f"{assignment_id}.py"
-        source.parent.mkdir(parents=True)
-        source.write_text(text)
-        for relative in outcome.files:
-            target = staged / "assignments" / assignment_id / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source_path.parent / relative, target)
-        try:
-            built = build(source)
-        except AuthoringError as exc:
-            message = str(exc).replace(str(staged) + os.sep, "")
-            raise ImportFailure(f"{source_path}: the imported assignment does not build: {message}") from None
-        outcome.notes += [n.replace(str(staged) + os.sep, "") for n in built.notes]
-        for target in targets:  # replaced only now, with --force
-            if target.exists():
-                shutil.rmtree(target)
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged / target.relative_to(root), target)
+    try:
+        outcome.notes += build_staged(root, assignment_id, text,
+                                      {relative: source_path.parent / relative for relative in outcome.files})
+    except AuthoringError as exc:
+        raise ImportFailure(f"{source_path}: the imported assignment does not build: {exc}") from None
     outcome.source = root / "solutions" / assignment_id / f"{assignment_id}.py"
     return outcome
 
