@@ -34,7 +34,7 @@ from typing import Any
 import nbformat
 
 from tensorgrade.course.errors import AuthoringError
-from tensorgrade.course.markers import BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, cut_regions
+from tensorgrade.course.markers import BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, cut_regions, otter_stub
 
 INSTRUCTOR_TAGS = ("checks", "hidden-checks", "probes", "hidden-probes", "mistakes", "samples")
 CELL_MARKER = re.compile(r"^# %%")
@@ -141,9 +141,7 @@ class AssignmentSource:
 
     def stub(self, question: str) -> str:
         cell = self.answers()[question]
-        if cell.stub == "otter":  # what otter's student notebook shows (importers/otter.py)
-            from tensorgrade.course.importers.otter import otter_stub
-
+        if cell.stub == "otter":  # what otter's student notebook shows (imported by importers/otter.py)
             try:
                 return otter_stub(cell.source)
             except AuthoringError as exc:
