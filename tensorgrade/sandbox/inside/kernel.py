@@ -19,6 +19,7 @@ Nothing here decides a verdict: probes return plain data, the judge outside comp
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import random
 import signal
@@ -28,6 +29,7 @@ import time
 import traceback
 import types
 import zlib
+from tokenize import COMMENT, TokenError, generate_tokens
 
 from tensorgrade.sandbox import protocol, transport
 from tensorgrade.sandbox.inside import integrity
@@ -132,12 +134,25 @@ def _is_vocabulary_probe(filename: str) -> bool:
 
 
 def _statement(frame: traceback.FrameSummary) -> str:
-    """The whole statement a frame is at (a call over several lines too), on one line."""
+    """The whole statement a frame is at (a call over several lines too), on one line, without its
+    comments: the grader's remarks beside its code are not part of the call a student reads."""
     import linecache
 
     last = frame.end_lineno if frame.end_lineno and frame.end_lineno >= frame.lineno else frame.lineno
     lines = [linecache.getline(frame.filename, n).strip() for n in range(frame.lineno, min(last, frame.lineno + 5) + 1)]
-    return " ".join(line for line in lines if line) or (frame.line or "").strip()
+    return " ".join(line.strip() for line in _without_comments(lines) if line.strip()) or (frame.line or "").strip()
+
+
+def _without_comments(lines: list[str]) -> list[str]:
+    """Each line cut where its comment starts (by Python's tokenizer: a '#' in a string stays)."""
+    starts = {}
+    try:
+        for token in generate_tokens(io.StringIO("".join(line + "\n" for line in lines)).readline):
+            if token.type == COMMENT:
+                starts[token.start[0]] = token.start[1]
+    except (TokenError, SyntaxError):  # a statement cut off after its first lines: the comments found so far
+        pass
+    return [line[:starts[n]] if n in starts else line for n, line in enumerate(lines, 1)]
 
 
 # Modules a course's students reach for that the grading environment cannot provide, and why.
@@ -146,6 +161,9 @@ UNAVAILABLE_MODULES = {
                    "torch, torch.utils.data and the data files given with the assignment instead",
 }
 NETWORK_ERRNOS = {101, 110, 111, 113, -2, -3, -5}  # unreachable, timed out, refused, no route, DNS failures
+# Library functions that download a data set: whatever they raise during grading (keras.datasets'
+# get_file fails on its cache folder, /tmp/.keras, before it tries the network) is a download failing.
+DOWNLOAD_FUNCTIONS = {("keras", "get_file")}
 NETWORK_MESSAGES = ("URL fetch failure", "Name or service not known", "Temporary failure in name resolution",
                     "Network is unreachable", "Failed to establish a new connection")
 
@@ -165,11 +183,19 @@ def environment_hint(exc: BaseException) -> str | None:
         text = str(exc)
         if (isinstance(exc, OSError) and getattr(exc, "errno", None) in NETWORK_ERRNOS
                 or type(exc).__name__ in ("URLError", "gaierror", "ConnectionError", "ConnectTimeout")
-                or any(marker in text for marker in NETWORK_MESSAGES)):
+                or any(marker in text for marker in NETWORK_MESSAGES) or _raised_in_a_download(exc)):
             return ("[grader] no network during grading: downloads (keras.datasets, torchvision, urllib) fail; "
                     "use the data files given with the assignment")
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _raised_in_a_download(exc: BaseException) -> bool:
+    for frame in traceback.extract_tb(exc.__traceback__):
+        parts = frame.filename.replace("\\", "/").split("/")
+        if any(package in parts and frame.name == name for package, name in DOWNLOAD_FUNCTIONS):
+            return True
+    return False
 
 
 class StudentSession:
