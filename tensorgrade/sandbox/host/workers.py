@@ -298,8 +298,9 @@ class WorkerPool:
                     continue
                 if record.grader_failure is None:
                     return record
-                worker.close()
-                self.failures += 1
+                if worker.alive():  # one retired for its slot already is counted in worker.retired
+                    worker.close()
+                    self.failures += 1
                 if attempt == 2:
                     raise ExecutionError(record.grader_failure)
             finally:
