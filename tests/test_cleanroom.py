@@ -2,6 +2,7 @@
 `tensorgrade` command, real sandboxes, and a host without bubblewrap whose Python the student uid
 cannot read."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -66,6 +67,13 @@ def latest(database: Path) -> dict[str, dict]:
             for student, status, score, max_score, error in rows}
 
 
+def cell_statuses(database: Path, student: str) -> list[str]:
+    """The latest grading's cell statuses: the attack's cell ran (and left its trees or its files)."""
+    with sqlite3.connect(database) as db:
+        data = db.execute("SELECT result_json FROM gradings WHERE student = ? ORDER BY id DESC", (student,)).fetchone()[0]
+    return [cell["status"] for cell in json.loads(data)["cells"]]
+
+
 def gradings(database: Path) -> int:
     with sqlite3.connect(database) as db:
         return db.execute("SELECT COUNT(*) FROM gradings").fetchone()[0]
@@ -88,6 +96,8 @@ def test_a_hostile_submission_leaves_nothing_for_the_next_two_on_its_worker(tmp_
     # the hostile answers are correct too: what they left behind is the grader's to clean, not a score
     for student in ("a1_deep_trees", "a2_fills_tmp"):
         assert results[student]["status"] == "graded" and results[student]["score"] == results[student]["max"], results
+        statuses = cell_statuses(database, student)
+        assert statuses and set(statuses) == {"ok"}, (student, statuses)  # the attack's cell ran
     rerun = grade("grade", A2, folder, "--gradebook", database, "-j", "1")
     assert rerun.returncode == 0 and gradings(database) == 4, rerun.stdout  # all unchanged: skipped
     assert all(r["score"] == r["max"] for r in latest(database).values())
