@@ -124,3 +124,50 @@ def test_cluster_batch_writes_the_gradebook_and_a_rerun_skips_everything(cluster
     with sqlite3.connect(db) as connection:
         rows = connection.execute("select count(*), count(distinct student) from gradings").fetchone()
     assert rows == (4, 4)  # each graded exactly once, by the driver alone
+
+
+def test_workers_retired_on_a_dask_worker_are_counted_in_the_batch_summary(tmp_path):
+    """The sandboxed workers a Dask worker's pool replaces reach the driver's summary. The fault is
+    test_worker_retirement's: an immutable folder put into the warm sandbox's private /dev/shm from
+    the host, so the slot check before the next submission retires that worker."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from test_worker_retirement import plant, sandboxed_below
+
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("reaching into a sandbox through /proc/<pid>/root and chattr +i need root and chattr")
+    correct = ROOT / "solutions" / "a2_autograd" / "samples" / "correct.ipynb"
+    with LocalCluster(workers=1) as cluster:  # one Dask worker: the next submission is on the dirty slot
+        def batch(name: str) -> subprocess.CompletedProcess:
+            folder = tmp_path / name
+            (folder / "alice").mkdir(parents=True)
+            shutil.copy(correct, folder / "alice" / "a2_autograd.ipynb")
+            proc = subprocess.run([sys.executable, "-m", "tensorgrade", "grade", str(A2), str(folder), "--executor",
+                                   "dask", "--scheduler", cluster.address, "--json", str(tmp_path / f"{name}.json")],
+                                  capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+            assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+            [result] = json.loads((tmp_path / f"{name}.json").read_text())
+            assert result["status"] == "graded" and result["score"] == result["max_score"] > 0, result
+            return proc
+
+        first = batch("warm")  # starts the Dask worker's grader and its sandboxed worker
+        assert "replaced" not in first.stdout, first.stdout[-1500:]
+        with distributed.Client(cluster.address) as client:
+            [pid] = client.run(os.getpid).values()
+        root = sandboxed_below(pid)
+        probe = root / "dev" / "shm" / "chattr-probe"
+        probe.write_text("x")
+        supported = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True)
+        subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
+        probe.unlink()
+        if supported.returncode != 0:
+            pytest.skip(f"this kernel's tmpfs has no immutable files: {supported.stderr.strip()}")
+        plant(root / "dev" / "shm")
+        second = batch("dirty")
+        assert "1 grading worker(s) replaced" in second.stdout, second.stdout[-1500:]
+        assert not root.exists(), "the dirty sandboxed worker was not replaced"
+        third = batch("clean")  # counted per batch: the fresh worker's clean slot replaces nothing
+        assert "replaced" not in third.stdout, third.stdout[-1500:]

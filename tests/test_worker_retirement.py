@@ -52,6 +52,12 @@ for _ in range(600):
 def sandboxed_worker(worker) -> Path:
     """/proc/<pid>/root of the worker process inside `worker`'s sandbox (bubblewrap's descendant that
     runs sandbox.inside.worker, not a supervisor it forked): its private /tmp and /dev/shm, from the host."""
+    return sandboxed_below(worker.process.pid)
+
+
+def sandboxed_below(top: int) -> Path:
+    """/proc/<pid>/root of the first sandboxed worker process below process `top` (bubblewrap's pid,
+    or a process that started a pool: a Dask worker)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -60,7 +66,7 @@ def sandboxed_worker(worker) -> Path:
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry))
-    queue = [worker.process.pid]
+    queue = [top]
     while queue:  # breadth first: the worker before the supervisors it forks
         pid = queue.pop(0)
         try:
@@ -70,7 +76,7 @@ def sandboxed_worker(worker) -> Path:
         if argv[1:3] == [b"-m", b"tensorgrade.sandbox.inside.worker"]:
             return Path(f"/proc/{pid}/root")
         queue.extend(children.get(pid, []))
-    raise AssertionError(f"no sandboxed worker below bubblewrap's pid {worker.process.pid}")
+    raise AssertionError(f"no sandboxed worker below pid {top}")
 
 
 def plant(folder: Path) -> Path:

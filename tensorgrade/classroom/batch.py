@@ -86,7 +86,12 @@ class DaskExecutorAdapter:
     """The Dask cluster's executor behind the same interface: results arrive in the driver."""
     executor: object  # tensorgrade.classroom.cluster.DaskExecutor
     assignment: Assignment
-    restarts: int = 0  # Dask's nannies restart its workers; not counted here
+
+    @property
+    def restarts(self) -> int:
+        """The sandboxed workers the Dask workers' pools replaced during the last grade_all, as their
+        tasks carried them back (a Dask worker that died and its nanny restarted is not counted)."""
+        return self.executor.restarts
 
     def grade_all(self, paths: list[Path], on_result: OnResult) -> None:
         by_name = {str(path): path for path in paths}

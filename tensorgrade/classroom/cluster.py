@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import CancelledError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -52,9 +52,22 @@ def _grader_plugin_class():
             self.assignment_dir = assignment_dir
             self.solutions_dir = solutions_dir
             self._grader = None
+            self._reported = 0  # of the pool's restarts, those already returned with a task's result
 
         def setup(self, worker) -> None:
+            import threading
+
             self._grader = None
+            self._reported = 0
+            self._lock = threading.Lock()
+
+        def new_restarts(self) -> int:
+            """The grading workers this worker's pool replaced since the last call: each counted once,
+            even when tasks of one Dask worker run side by side (more than one thread)."""
+            with self._lock:
+                total = self._grader.pool.restarts if self._grader is not None else 0
+                new, self._reported = total - self._reported, total
+                return new
 
         def grader(self):
             if self._grader is None:
@@ -76,7 +89,8 @@ def grade_on_worker(plugin_name: str, name: str, content: bytes) -> dict:
     """A Dask task: grade one submission with this worker's warm grader."""
     from distributed import get_worker
 
-    grader = get_worker().plugins[plugin_name].grader()
+    plugin = get_worker().plugins[plugin_name]
+    grader = plugin.grader()
     with tempfile.TemporaryDirectory(prefix="tensorgrade-dask-") as tmp:
         path = Path(tmp) / Path(name).name
         path.write_bytes(content)
@@ -84,7 +98,8 @@ def grade_on_worker(plugin_name: str, name: str, content: bytes) -> dict:
     result.submission = name
     if result.error:
         result.error = result.error.replace(str(path), name)
-    return result.to_json() | {"worker": get_worker().address}
+    # The sandboxed workers this Dask worker's pool replaced meanwhile, for the driver's batch summary.
+    return result.to_json() | {"worker": get_worker().address, "restarts": plugin.new_restarts()}
 
 
 @dataclass
@@ -93,6 +108,9 @@ class DaskExecutor:
     assignment_dir: Path
     solutions_dir: Path | None = None
     retries: int = 1  # task-level retries for exceptions; worker deaths are bounded by allowed-failures
+    # Sandboxed grading workers replaced on the Dask workers during the last `grade` (grader failures,
+    # unclean slots), as each task reports its own; a Dask worker that died is not among them.
+    restarts: int = field(default=0, init=False)
 
     def grade(self, paths: Iterable[Path], on_result: Callable[[SubmissionResult], None] | None = None,
               assignment_id: str = "", version: str = "") -> list[SubmissionResult]:
@@ -100,6 +118,7 @@ class DaskExecutor:
         completes (the driver's gradebook writes happen there)."""
         distributed = require_dask()
         paths = list(paths)
+        self.restarts = 0
         plugin_name = _plugin_name(self.assignment_dir.resolve(),
                                    self.solutions_dir.resolve() if self.solutions_dir else None)
         results: dict[int, SubmissionResult] = {}
@@ -129,6 +148,7 @@ class DaskExecutor:
                 try:
                     data = future.result()
                     data.pop("worker", None)
+                    self.restarts += int(data.pop("restarts", 0) or 0)
                     result = SubmissionResult.from_json(data)
                 except (distributed.scheduler.KilledWorker, CancelledError) as exc:
                     result = SubmissionResult(
