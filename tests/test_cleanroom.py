@@ -98,9 +98,15 @@ def test_a_hostile_submission_leaves_nothing_for_the_next_two_on_its_worker(tmp_
         assert results[student]["status"] == "graded" and results[student]["score"] == results[student]["max"], results
         statuses = cell_statuses(database, student)
         assert statuses and set(statuses) == {"ok"}, (student, statuses)  # the attack's cell ran
-    rerun = grade("grade", A2, folder, "--gradebook", database, "-j", "1")
-    assert rerun.returncode == 0 and gradings(database) == 4, rerun.stdout  # all unchanged: skipped
-    assert all(r["score"] == r["max"] for r in latest(database).values())
+    # Again, regraded (--force: unchanged files are otherwise skipped) in the same order on a fresh
+    # worker: the attacks run again and the two after them still score full marks.
+    rerun = grade("grade", A2, folder, "--gradebook", database, "-j", "1", "--force")
+    assert rerun.returncode == 0 and gradings(database) == 8, rerun.stdout + rerun.stderr
+    results = latest(database)
+    for student in ("a1_deep_trees", "a2_fills_tmp", "b_correct", "c_correct"):
+        assert results[student]["status"] == "graded" and results[student]["score"] == results[student]["max"], results
+    for student in ("a1_deep_trees", "a2_fills_tmp"):
+        assert set(cell_statuses(database, student)) == {"ok"}, student
 
 
 def test_cleanup_removes_any_depth_and_a_locked_folder(tmp_path):
