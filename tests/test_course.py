@@ -2,6 +2,8 @@
 full, the template scores 0 without a grader error, every sample gets its expected score and
 diagnoses (solutions/<id>/samples/expected.yaml)."""
 
+import re
+
 import pytest
 import yaml
 
@@ -62,7 +64,9 @@ def test_sample_gets_expected_score_and_diagnoses(graders, assignment_id, sample
     for check_id in expected.get("errors", []):
         check = next(c for c in result.checks if c.id == check_id)
         # the student's exception, named as theirs: raised by their code, or by it when the grader called it
+        # (by the function of theirs the grader's call entered, where it has a name)
         first = check.message.split("\n")[0]
-        assert check.status == "error" and (first.startswith("your code raised")
-                                            or "which ran your code" in first), check.message
+        assert check.status == "error" and (first.startswith("your code raised") or re.match(
+            r"the grader called `[^`]+`, which (ran your code \(cell \d+, line \d+\): it raised "
+            r"|called your `\w+\(\)`; it raised )", first)), check.message
     assert not student_processes()

@@ -107,6 +107,31 @@ def assert_clean(proc: subprocess.CompletedProcess, colour: bool = False) -> str
     return text
 
 
+def message_cells(text: str, check_id: str) -> list[str]:
+    """The message column of each result-table row for `check_id` (cli/output.py print_result: check,
+    points, status, message), its folded lines put back together and its whitespace dropped: what
+    the cell says, wherever rich folded the column (a longer message moves every fold after it)."""
+    cells, current = [], None
+    for line in SGR.sub("", text).splitlines():
+        parts = line.split("│")
+        if len(parts) < 6:  # not a body row of a result table
+            current = None
+            continue
+        first, message = parts[1].strip(), "│".join(parts[4:-1])
+        if first == check_id:
+            current = [message]
+            cells.append(current)
+        elif first == "" and current is not None:  # the same row's message, folded onto the next line
+            current.append(message)
+        else:
+            current = None
+    return [without_space("".join(cell)) for cell in cells]
+
+
+def without_space(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
 def write_student(folder: Path, sample: str, cells: list[str]) -> Path:
     notebook = nbformat.read(SAMPLES / f"{sample}.ipynb", as_version=4)
     for source in cells:
@@ -144,6 +169,10 @@ def test_the_class_is_graded_with_the_attacks_in_its_results(graded):
     assert any("\x1b]0;thread-title\x07" in finding for finding in escapes.integrity)
     string_check = next(check for check in results[CLIPBOARD].checks if check.id == "q2.string")
     assert string_check.status == "error" and "\x1b]52;c;cHduZWQ=" in string_check.message
+    # the summary names the student's function the grader's call entered; the text stays as it was
+    assert re.match(r"the grader called `[^`\n]+`, which called your `_string\(\)`; it raised ValueError: "
+                    "\x1b]52;c;cHduZWQ=\x07\x1b\\[2K\r q2\\.string passed 10 / 10 \\(cell \\d+, line 2\\)$",
+                    string_check.message.split("\n")[0]), string_check.message
     assert results["j~smith"].score == 10 and results["j_smith"].score == 5
 
 
@@ -156,7 +185,10 @@ def test_the_class_in_the_terminal_shows_escapes_written_out(graded):
     assert "notes\\x1b]52;c;ZWNobyBvd25lZA==\\x07.txt" in text  # the file that is not a notebook
     assert "\\x1b]52;c;ZWNobyBvd25lZA==\\x07\\x1b[2J\\x1b[H" in text  # the cell's error, written out
     assert "\\x1b]0;thread-title\\x07\\x9d0;c1-title\\x9c" in text  # the integrity finding's thread
-    assert "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2K\\x0d q2.string passed" in text  # q2.string's error
+    # q2.string's error, in its row of the student's table, written out, after the function it came from
+    assert any(without_space("which called your `_string()`; it raised ValueError: "
+                             "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2K\\x0d q2.string passed 10 / 10") in cell
+               for cell in message_cells(text, "q2.string")), message_cells(text, "q2.string")
     for name in FORMULAS + ("j~smith", "j_smith", "not-utf8-\\xff"):
         assert name in text, name
 
@@ -185,7 +217,9 @@ def test_notebook_files_named_on_the_command_line_print_clean_tables(graded, tmp
     text = assert_clean(proc, colour=colour)
     if colour:
         assert SGR.search(text), "FORCE_COLOR gave no colours: the colour case tests nothing"
-        assert "\\x1b]52;c;ZWNobyBvd25lZA==\\x07" in text and "q2.string passed" in text
+        assert "\\x1b]52;c;ZWNobyBvd25lZA==\\x07" in text  # the table's title: the submission's path
+        assert any(without_space("\\x1b]52;c;cHduZWQ=\\x07\\x1b[2K\\x0d q2.string passed 10 / 10") in cell
+                   for cell in message_cells(text, "q2.string")), message_cells(text, "q2.string")
     else:
         assert "\\x1b]0;pwned\\x07" in text  # the table's title: the submission's path
         assert "\\x1b]0;thread-title\\x07" in text and "cell failed" in text

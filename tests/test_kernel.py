@@ -1,6 +1,8 @@
 """What the student's kernel reports about their cells: tracebacks that name the right cell and line,
 whatever the notebook holds (empty cells, cell magics). Real notebooks, graded in the sandbox."""
 
+import re
+
 from conftest import solution_cells, write_notebook
 
 
@@ -46,13 +48,23 @@ def test_pandas_is_there_for_the_course_s_csv_files(a2_grader, tmp_path):
 
 
 def test_an_error_raised_while_the_grader_calls_student_code_says_which_call_the_grader_made(a2_grader, tmp_path):
+    """The grader's call, the student's function it entered (the outermost of their frames), and where
+    it raised (the innermost): a source line starting with "cell " is not taken for a frame, and a
+    lambda, having no name to give, is "your code"."""
     cells = solution_cells("a2_autograd")
-    cells.append("def _broken_forward(self, x):\n    raise RuntimeError('my own forward() is broken')\n"
-                 "Polynomial3.forward = _broken_forward")
+    cells.append("def _broken_forward(ctx, x):\n    return _forward_step(x)\n\n"
+                 "def _forward_step(x):\n    cell = None; raise RuntimeError('my own forward() is broken')\n\n"
+                 "LegendrePolynomial3.forward = staticmethod(_broken_forward)\n"
+                 "Polynomial3.string = lambda self: {}['my own string() is broken']")
     result = a2_grader.grade(write_notebook(tmp_path / "train.ipynb", cells))
-    raised = [c for c in result.checks if c.status == "error"]
-    assert raised, [(c.id, c.status) for c in result.checks]
-    for check in raised:
-        first = check.message.split("\n")[0]
-        assert first.startswith("the grader called `") and "which ran your code (cell" in first, check.message
-        assert "RuntimeError: my own forward() is broken" in first, check.message
+    index = result.cells[-1].index
+    raised = {c.id: c.message.split("\n")[0] for c in result.checks if c.status == "error"}
+    assert {"q1.forward", "q2.string", "q3.returns"} <= set(raised), raised
+    # the grader's call reached forward itself (through torch's Function.apply), or the student's
+    # train_legendre, which called it
+    for check_id, entered in [("q1.forward", "_broken_forward"), ("q3.returns", "train_legendre")]:
+        assert re.fullmatch(rf"the grader called `[^`\n]+`, which called your `{entered}\(\)`; it raised "
+                            rf"RuntimeError: my own forward\(\) is broken \(cell {index}, line 5\)",
+                            raised[check_id]), raised[check_id]
+    assert re.fullmatch(rf"the grader called `[^`\n]+`, which ran your code \(cell {index}, line 8\): "
+                        r"it raised KeyError: 'my own string\(\) is broken'", raised["q2.string"]), raised["q2.string"]

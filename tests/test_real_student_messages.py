@@ -5,7 +5,7 @@ the sandbox:
 * a5's accuracies as NumPy computes them (np.mean of a comparison: numpy.float64) score full;
 * a model with a training method of its own named `train` (nn.Module.eval() calls self.train(False)),
   in a5 and a4: the checks that put the student's model in eval mode say the grader called
-  `model.eval()`, which ran the student's code, and nothing of the grader's own comment beside it;
+  `model.eval()`, which called the student's `train()`, and nothing of the grader's own comment beside it;
 * a6's NaiveDense with Keras 3 variables made with trainable=False fails, saying why;
 * keras.datasets' download says there is no network during grading and what to use instead.
 """
@@ -73,9 +73,10 @@ def test_a5_numpy_accuracies_score_and_a_models_own_train_is_named_as_called_by_
         if check.visibility == "hidden":
             continue
         first = check.message.split("\n")[0]
-        # the call the grader made, without its comment, then where the student's train() raised
-        assert re.fullmatch(r"the grader called `model\.eval\(\)`, which ran your code \(cell \d+, line 13\): "
-                            r"it raised TypeError: 'bool' object is not iterable", first), check.message
+        # the call the grader made, without its comment, the student's train() it reached, where that raised
+        assert re.fullmatch(r"the grader called `model\.eval\(\)`, which called your `train\(\)`; "
+                            r"it raised TypeError: 'bool' object is not iterable \(cell \d+, line 13\)", first), \
+            check.message
         assert "#" not in first and ", in train\n" in check.message, check.message
 
 
@@ -108,8 +109,9 @@ def test_a4_the_grader_call_in_a_message_is_its_code_without_its_comment(tmp_pat
     assert result.status == "graded", result.error
     shapes = next(c for c in result.checks if c.id == "q2.shapes")
     assert shapes.status == "error" and re.fullmatch(
-        r"the grader called `model\.eval\(\)`, which ran your code \(cell \d+, line 11\): "
-        r"it raised TypeError: 'bool' object is not iterable", shapes.message.split("\n")[0]), shapes.message
+        r"the grader called `model\.eval\(\)`, which called your `train\(\)`; "
+        r"it raised TypeError: 'bool' object is not iterable \(cell \d+, line 11\)", shapes.message.split("\n")[0]), \
+        shapes.message
     assert "The grader's check called `model.eval()`\n" in shapes.message, shapes.message
 
 

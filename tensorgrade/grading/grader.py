@@ -8,6 +8,7 @@ secret seed, and the content of the spec, checks, probes, solution and mistakes)
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -271,12 +272,17 @@ def judge_probe(assignment: Assignment, spec: CheckSpec, probe: ProbeRecord, ref
                            message="not implemented yet: the function still raises NotImplementedError "
                                    "(the template's stub); replace the stub with your code")
     if probe.status == "error":
-        where = [line.strip() for line in lines if line.strip().startswith("cell ")]
-        place = f" ({where[-1].split(', in ')[0]})" if where else ""
+        frames = student_frames(error)
+        place = f" ({frames[-1][0]})" if frames else ""  # where it raised: the innermost of the student's frames
         if lines and lines[0].startswith(GRADER_CALL_PREFIX):
             call = lines[0][len(GRADER_CALL_PREFIX):]
-            summary = (f"the grader called {call}, which ran your code{place}: it raised {last_line}"
-                       if where else f"the grader called {call} on what your code returned: it raised {last_line}")
+            entered = _function_named(frames[0][1]) if frames else None  # what the grader's call reached first
+            if entered:
+                summary = f"the grader called {call}, which called your `{entered}()`; it raised {last_line}{place}"
+            elif frames:
+                summary = f"the grader called {call}, which ran your code{place}: it raised {last_line}"
+            else:
+                summary = f"the grader called {call} on what your code returned: it raised {last_line}"
         else:
             summary = f"your code raised {last_line}{place}"
         return CheckResult(**base, points=0.0, status="error", message=f"{summary}\n{error}", diagnosis=None)
@@ -336,6 +342,49 @@ def error_lines(error: str) -> tuple[list[str], str, str | None]:
     lines = [line.strip() for line in error.strip().split("\n") if line.strip()]
     hint = lines[-1] if lines and lines[-1].startswith("[grader]") else None
     return lines, next((line for line in reversed(lines) if not line.startswith("[grader]")), ""), hint
+
+
+# A frame of the student's in a kernel traceback (sandbox/inside/kernel.py trimmed_traceback): its
+# location line, two spaces in, then its source line, four spaces in.
+_TRACEBACK_HEADER = "Traceback (most recent call last, your code only):"
+_FRAME_LOCATION = re.compile(r"  (cell \d+, line \d+), in (.*)")
+_MAX_FUNCTION_NAME = 60
+
+
+def student_frames(error: str) -> list[tuple[str, str]]:
+    """The student's frames of a kernel traceback, outermost first: ("cell N, line M", function name).
+
+    Only the frame lines right after the traceback's header count: not a source line that starts
+    with "cell " (`cell = cells[0]`), nor a line of the exception's message made to look like a
+    frame. Without the header (a very deep traceback, its front cut off at the kernel's cap) the
+    frames start at the first line or, that one being a cut-off fragment, the second; there an
+    exception with no frames of the student's and a message whose second line looks like one could
+    pass for a frame, which misleads only its author (the text is escaped like all of theirs)."""
+    lines = error.split("\n")
+    if _TRACEBACK_HEADER in lines:
+        candidates = [lines[lines.index(_TRACEBACK_HEADER) + 1:]]
+    else:
+        candidates = [lines, lines[1:]]
+    for rest in candidates:
+        frames = []
+        for line in rest:
+            found = _FRAME_LOCATION.fullmatch(line)
+            if found:
+                frames.append((found.group(1), found.group(2)))
+            elif not (frames and line.startswith("    ")):  # past the frames: the exception itself
+                break
+        if frames:
+            return frames
+    return []
+
+
+def _function_named(name: str) -> str | None:
+    """A frame's function as a message names it, or None where there is no function to name (module
+    level, a lambda, a comprehension) or the name is not an identifier (a code object can be renamed
+    to anything). Student text either way: escaped where a person reads it, like the rest of the message."""
+    if not name.isidentifier():
+        return None
+    return name if len(name) <= _MAX_FUNCTION_NAME else name[:_MAX_FUNCTION_NAME - 1] + "…"
 
 
 def failed_cells(record: ExecutionRecord) -> list[str]:
