@@ -87,7 +87,9 @@ def summary_table(outcome: BatchOutcome):
         style = styles.get(result.status, "")
         status = f"[{style}]{safe(result.status)}[/{style}]" + (" [dim](unchanged)[/dim]" if item.skipped else "")
         overridden = any(check.details.get("override") for check in result.checks)
-        score = f"{result.score:g}/{result.max_score:g}" + (" [cyan](override)[/cyan]" if overridden else "")
+        # A grader error has no score (never 0, which is what a poisoned worker looked like): a dash.
+        score = ("[magenta]–[/magenta]" if result.status == "error" else f"{result.score:g}/{result.max_score:g}"
+                 + (" [cyan](override)[/cyan]" if overridden else ""))
         late = " [red]LATE[/red]" if item.submission.late else ""
         table.add_row(safe(item.submission.student) + late, score, status, safe(main_diagnosis(result)),
                       safe(item.submission.path.name))

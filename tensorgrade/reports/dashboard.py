@@ -98,7 +98,10 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
     for student, result in entries:
         diagnoses = sorted({c.diagnosis for c in result.checks if c.status != "passed" and c.diagnosis})
         percent = 100.0 * result.score / result.max_score if result.max_score else 0.0
-        students.append({"student": student, "status": result.status, "score": format_points(result.score),
+        # A grader error has no score: a dash beside its "error" chip, never 0 (the class's mean,
+        # median, histogram and per-check rates count graded submissions only).
+        shown = "–" if result.status == "error" else format_points(result.score)
+        students.append({"student": student, "status": result.status, "score": shown,
                          "max": format_points(result.max_score), "percent": round(percent),
                          "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
                          "diagnoses": diagnoses, "integrity": len(result.integrity),

@@ -384,8 +384,11 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         "version": result.version,
         "status": result.status,
         "error": result.error if result.status != "graded" else None,
-        "score": format_points(result.score), "max_score": format_points(max_score),
-        "percent": round(percent), "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
+        # A grader error has no score yet (not the student's fault; it is regraded): a dash, never 0.
+        "score": "–" if result.status == "error" else format_points(result.score),
+        "max_score": format_points(max_score), "percent": round(percent),
+        "grade_class": "error" if result.status == "error" else (
+            "full" if percent >= 99.99 else ("good" if percent >= 60 else "low")),
         "questions": questions,
         "diagnoses": list(diagnoses.values()),
         "failures": failures,
