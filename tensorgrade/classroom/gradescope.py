@@ -25,6 +25,13 @@ tags the spec's questions and the judges' diagnoses, never the student's text.
 `write_gradescope_results` names each student's folder with `safe_text.file_name`: a readable part
 and a hash of the student id, so no two students share a folder (`j~smith`, `j_smith`), and
 `index.json` beside the folders maps each folder to its student id.
+
+A grader error (status `error`: the grader's failure, not the student's) gets no results.json at all.
+Gradescope's format has no "no score" value: a results.json needs a `score` (top-level or on each
+test), so any results.json would record points, 0 for a failure.  Without one, Gradescope's
+documented "The autograder failed to execute correctly" state applies (its troubleshooting page:
+no valid results.json), which it records as `autograder_error` ("failed to run at no fault of the
+student", its submission metadata); the staff rerun the autograder on it.
 """
 
 from __future__ import annotations
@@ -78,9 +85,13 @@ def _test_entry(check: CheckResult, number: str) -> dict:
             "output": for_terminal(output), "output_format": OUTPUT_FORMAT, "tags": tags, "visibility": visibility}
 
 
-def gradescope_results(result: SubmissionResult) -> dict:
+def gradescope_results(result: SubmissionResult) -> dict | None:
     """One submission's Gradescope results.json: what a student reads, so without a path of the
-    grading machine (`reports.paths.for_student`: the sandbox's folder, the grader's install)."""
+    grading machine (`reports.paths.for_student`: the sandbox's folder, the grader's install).
+    None for a grader error: no results.json, Gradescope's own "autograder failed" state, never
+    points (see the top)."""
+    if result.status == "error":
+        return None
     result = for_student(result)
     numbers: dict[str, int] = {}
     tests = []
@@ -103,8 +114,6 @@ def gradescope_results(result: SubmissionResult) -> dict:
                 lines.append(f"cell {cell.index}: {cell.status}: {last[0]}")
     elif result.status == "invalid":
         lines = [f"Your submission could not be graded: {result.error}"]
-    else:  # the grader's own failure: its details are for the staff, not the student
-        lines = ["The autograder failed on your submission (not your fault); the course staff will regrade it."]
     # With hidden checks, the results (and so the total score) wait for publication; each public
     # check's test overrides that with "visible".
     return {"score": float(result.score), "execution_time": int(round(result.timing.get("total", 0.0))),
@@ -120,14 +129,20 @@ def student_folders(students: list[str]) -> dict[str, str]:
 
 def write_gradescope_results(entries: list[GradebookEntry], out_dir: Path) -> list[Path]:
     """`out_dir/<folder>/results.json` for each student, the folder named by `student_folders`, and
-    `out_dir/index.json`: {folder: student id}, to tell whose each folder is."""
+    `out_dir/index.json`: {folder: student id}, to tell whose each folder is.  A student whose
+    result is a grader error gets the folder without a results.json (and a stale one is removed):
+    blank, as in the other exports, never 0."""
     out_dir = Path(out_dir)
     folders = student_folders([entry.student for entry in entries])
     written = []
     for entry in entries:
         path = out_dir / folders[entry.student] / "results.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(gradescope_results(entry.result), indent=1))
+        results = gradescope_results(entry.result)
+        if results is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.write_text(json.dumps(results, indent=1))
         written.append(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {folder: student for student, folder in folders.items()}
@@ -163,8 +178,9 @@ python3 -m venv "$VENV"
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this once per submission: grade the notebook in $ROOT/submission in the sandbox and
-# write $ROOT/results/results.json.  The roots are overridable, so the same script runs against a
-# folder laid out like Gradescope's (tests, a TA trying it locally).
+# write $ROOT/results/results.json (none on a grader error: Gradescope's "autograder failed" state,
+# never points; the reason is in this script's output).  The roots are overridable, so the same
+# script runs against a folder laid out like Gradescope's (tests, a TA trying it locally).
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SOURCE="${{AUTOGRADER_SOURCE:-$ROOT/source}}"
@@ -259,11 +275,16 @@ def pick_notebook(submission_dir: Path, expected_name: str) -> tuple[Path | None
 
 
 def run_gradescope_submission(assignment_dir: Path, solutions_dir: Path | None, submission_dir: Path,
-                              results_path: Path) -> dict:
-    """What `run_autograder` does: grade the submission and always write a results.json."""
+                              results_path: Path) -> dict | None:
+    """What `run_autograder` does: grade the submission and write its results.json, or, on a failure
+    of the grader's (a result whose status is `error`, or an exception here), remove any results.json
+    and write none: Gradescope's "autograder failed" state, not the student's fault, never points
+    (see the top). The reason is printed, for the staff's autograder output; returns None then."""
     from tensorgrade.course.assignment import load_assignment
     from tensorgrade.grading.grader import Grader
 
+    results_path = Path(results_path)
+    results: dict | None = None
     try:
         assignment = load_assignment(assignment_dir, solutions_dir)
         notebook, note = pick_notebook(submission_dir, assignment.notebook)
@@ -277,15 +298,19 @@ def run_gradescope_submission(assignment_dir: Path, solutions_dir: Path | None, 
             if result.error:
                 result.error = result.error.replace(str(notebook), result.submission)
             results = gradescope_results(result)
-            if note:
+            if results is None:
+                print(for_terminal(f"grader failure (not the student's): {result.error}"), flush=True)
+            elif note:
                 results["output"] = f"{for_terminal(note)}\n{results['output']}"
-    except Exception as exc:  # results.json must exist whatever happened; the details go to the staff's log
-        print(for_terminal(f"grader failure: {type(exc).__name__}: {exc}"), flush=True)
-        results = {"score": 0.0, "execution_time": 0, "output_format": OUTPUT_FORMAT, "visibility": "visible",
-                   "stdout_visibility": "hidden", "tests": [], "leaderboard": [],
-                   "output": "The autograder failed on your submission (not your fault); the course staff "
-                             "will regrade it."}
-    results_path = Path(results_path)
+    except Exception as exc:  # the grader's failure too: its details go to the staff's output only
+        print(for_terminal(f"grader failure (not the student's): {type(exc).__name__}: {exc}"), flush=True)
+        results = None
+    if results is None:
+        results_path.unlink(missing_ok=True)  # none left from an earlier run (a TA's local folder)
+        print("no results.json written: Gradescope shows this submission as \"The autograder failed to "
+              "execute correctly\" (an autograder error, not the student's fault) with no score from this "
+              "run; rerun the autograder on it (Rerun Autograder, or Regrade All Submissions)", flush=True)
+        return None
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(results, indent=1))
     return results

@@ -104,6 +104,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.format == "gradescope":
         written = gradescope.write_gradescope_results(entries, out)
+        for entry in entries:
+            if entry.result.status == "error":
+                say(f"[yellow]warning:[/yellow] {safe(entry.student)}: grader error, no results.json (blank, "
+                    "never 0; Gradescope's \"autograder failed\" state): regrade it")
         say(f"wrote {len(written)} results.json under {safe(out)}/<student>-<hash>/ (one folder per student, "
             f"named by `safe_text.file_name`; {safe(out / gradescope.INDEX_NAME)} says whose each folder is)")
         return 0
@@ -173,6 +177,8 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
 
     results = run_gradescope_submission(Path(args.assignment), Path(args.solutions) if args.solutions else None,
                                         Path(args.submission), Path(args.results))
+    if results is None:  # the grader failed: no results.json, Gradescope's "autograder failed" state
+        return 1
     print(f"score {results['score']:g}; wrote {for_terminal(args.results, one_line=True)}")
     return 0  # Gradescope reads results.json; a failure is reported there, not by the exit status
 
