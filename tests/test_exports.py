@@ -306,6 +306,35 @@ def test_gradescope_autograder_zip_runs_and_writes_results(tmp_path):
     assert data["score"] == 0 and "No notebook" in data["output"] and "answers.py" in data["output"]
 
 
+def test_gradescope_autograder_writes_no_results_for_a_grader_error(tmp_path):
+    """A grader error on Gradescope is its "autograder failed" state (no results.json: Gradescope's
+    troubleshooting page), recorded as an autograder error, not the student's: never 0 points.
+    Real: the zip of an assignment whose preload this machine lacks, run like Gradescope runs it."""
+    from conftest import write_notebook
+    from test_grader_errors_shown import CORRECT, MISSING, tiny_assignment
+
+    broken = tiny_assignment(tmp_path / "course", ["numpy", MISSING])
+    archive = tmp_path / "autograder.zip"
+    proc = cli("gradescope", str(broken), "--out", str(archive))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    root = tmp_path / "autograder"
+    _extract_like_gradescope(archive, root / "source")
+    (root / "submission").mkdir()
+    write_notebook(root / "submission" / "env_check.ipynb", CORRECT)
+    (root / "results").mkdir()
+    (root / "results" / "results.json").write_text('{"score": 0.0}')  # left by an earlier run (a local try)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    run = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert not (root / "results" / "results.json").exists(), "a grader error left a results.json: a score"
+    assert run.returncode == 1, run.stdout + run.stderr
+    output = " ".join(run.stdout.split())  # the staff's autograder output (stdout, not shown to students)
+    assert f"grader failure (not the student's): grader error (not the student's fault, regrade): `{MISSING}` is " \
+           "not installed" in output, output
+    assert 'no results.json written: Gradescope shows this submission as "The autograder failed to execute ' \
+           'correctly"' in output and "Traceback" not in run.stdout + run.stderr
+
+
 def test_a_grader_error_is_blank_in_every_export_never_zero(tmp_path):
     from tensorgrade.classroom.exports import canvas_csv, gradebook_csv
     from tensorgrade.grading.results import SubmissionResult
