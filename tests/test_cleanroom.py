@@ -189,6 +189,8 @@ def test_a_host_whose_python_the_student_cannot_read_records_errors_not_zeros(tm
     assert result["status"] == "error" and result["score"] == 0, result
     assert "standard library" in result["error"] and "cannot be read" in result["error"], result
     assert "grading worker(s) replaced" in proc.stdout, proc.stdout  # the summary counts the restarts
+    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in proc.stdout.splitlines() if "│ alice" in line]
+    assert rows == [["alice", "–", "error"]], proc.stdout  # the summary's score: a dash, not 0/10
     again = grade("grade", A2, folder, "--gradebook", database, "-j", "1", env=env)
     assert gradings(database) == 2, again.stdout  # an error is graded again, never skipped as unchanged
     doctor = subprocess.run([*TENSORGRADE, "doctor"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
