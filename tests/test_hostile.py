@@ -60,7 +60,9 @@ def fast(course: Path, assignment_id: str):
     its cached reference outputs) unchanged."""
     assignment = load_assignment(course / "assignments" / assignment_id,
                                  solutions_dir=course / "solutions" / assignment_id)
-    assignment.cell_timeout = 3
+    # 6 s: long enough for the heavy attack cells (filling a 1 GB tmpfs) on a loaded 2-core machine
+    # (the suite runs two test processes at once), short enough for endless loops to stay cheap.
+    assignment.cell_timeout = 6
     assignment.submission_timeout = 150
     assignment.checks = [dataclasses.replace(check, timeout=min(check.timeout, 12)) for check in assignment.checks]
     assignment.limits = dataclasses.replace(assignment.limits, memory_mb=4096)
