@@ -4,8 +4,9 @@ Every submission gets the outcome tests/hostile/expected.yaml gives it, and for 
 batch completes with one result per student, nothing outside the work folders changes (the
 assignment, the solutions, the other submissions, earlier rows of the gradebook), nothing hidden
 reaches what a student sees (hidden checks' inputs and code, the secret seed, the grader's
-environment), every isolation layer this host has is active, no loopback server is reached, and no
-process of any submission is left.
+environment), every isolation layer this host has is active, no loopback server is reached, no
+process of any submission is left, and every batch's reports render from the gradebook as
+`tensorgrade report` renders them: each student's files and the dashboard, none marked as not rendered.
 
 The graders use copies of the three assignments and their solutions in tmp_path (so what is checked
 for changes is exactly what they used, whatever else happens in the checkout meanwhile), with short
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import os
 import re
@@ -40,6 +42,7 @@ from tensorgrade.course.assignment import load_assignment
 from tensorgrade.classroom.gradescope import gradescope_results
 from tensorgrade.classroom.gradebook import Gradebook
 from tensorgrade.grading.grader import draw_all_inputs
+from tensorgrade.reports.dashboard import load_entries, write_reports
 from tensorgrade.reports.view import report_view
 from conftest import ROOT, student_processes
 
@@ -201,6 +204,7 @@ def corpus(tmp_path_factory):
     outcome["assignments"] = {"a1_backprop": a1, "a2_autograd": a2, "a4_training": a4}
     outcome["seconds"] = time.perf_counter() - started
     outcome["tmp"] = tmp
+    outcome["gradebook"] = gradebook_dir / "grades.db"
     print(f"\nhostile corpus: {len(outcome['a2'].items)} a2 + {len(outcome['a1'].items)} a1 + "
           f"{len(outcome['a4'].items)} a4 submissions and "
           f"{len(archives)} archives in {outcome['seconds']:.1f} s (-j {JOBS})")
@@ -320,6 +324,51 @@ def test_the_batches_complete_and_lose_nothing(corpus):
         assert not [item.submission.student for item in outcome.items if item.result.status == "error"], \
             "a grader error: the grader itself failed on a hostile submission"
     assert corpus["a1_rows_after"] == corpus["a1_rows_before"], "grading a2 changed a1's rows in the gradebook"
+
+
+@pytest.fixture(scope="module")
+def reports(corpus):
+    """{assignment id: (entries, what write_reports wrote)}: each batch's reports rendered from the
+    gradebook, as `tensorgrade report grades.db --assignment ID` renders them (load_entries, then
+    write_reports)."""
+    started = time.perf_counter()
+    rendered = {}
+    for assignment_id in ASSIGNMENTS:
+        entries = load_entries(corpus["gradebook"], assignment_id)
+        out = corpus["tmp"] / "reports" / assignment_id
+        rendered[assignment_id] = entries, write_reports(entries, corpus["assignments"][assignment_id], out)
+    print(f"\nhostile corpus reports: {sum(len(e) for e, _ in rendered.values())} students' reports and "
+          f"{len(rendered)} dashboards in {time.perf_counter() - started:.1f} s")
+    return rendered
+
+
+def test_every_students_report_and_the_dashboard_are_written(reports):
+    for assignment_id, (entries, written) in reports.items():
+        assert len(entries) == len(EXPECTED[assignment_id]), "a student of the gradebook has no report"
+        assert written["failed"] == [], (assignment_id, written["failed"])
+        dashboard = written["dashboard"].read_text()
+        assert "Reports that could not be rendered" not in dashboard
+        for student, _ in entries:
+            for kind in ("students", "markdown", "ta"):
+                text = written[kind][student].read_text()
+                assert "could not be rendered" not in text, (assignment_id, student, kind)
+            assert f'href="students/{written["students"][student].name}"' in dashboard, (assignment_id, student)
+
+
+PLOTTED = [(assignment, name) for assignment, name in ENTRIES if "plots" in EXPECTED[assignment][name]]
+
+
+@pytest.mark.parametrize("assignment_id, name", PLOTTED, ids=[name for _, name in PLOTTED])
+def test_curves_no_plot_can_take_are_drawn_clipped_and_the_caption_says_so(reports, assignment_id, name):
+    _, written = reports[assignment_id]
+    ta = written["ta"][name].read_text()
+    for check_id, caption_text in EXPECTED[assignment_id][name]["plots"].items():
+        start = ta.index(f'id="check-{check_id}"')
+        end = ta.find('id="check-', start + 1)
+        figure = re.search(r"<figure>.*?</figure>", ta[start:end if end > 0 else None], re.S)
+        assert figure and "data:image/png;base64," in figure.group(), f"{check_id}: no plot drawn"
+        caption = html.unescape(re.search(r"<figcaption>(.*?)</figcaption>", figure.group(), re.S).group(1))
+        assert re.search(caption_text, caption), (check_id, caption)
 
 
 def test_nothing_outside_the_work_folders_changed(corpus):

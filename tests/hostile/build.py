@@ -1011,6 +1011,56 @@ def train_legendre(x, y, steps=2000, learning_rate=5e-6):
     return params, losses
 ''')])
 
+# One student stops the class's reports (tests/test_hostile.py renders every batch's reports).
+entry("diverging_losses", "a2_autograd", "correct", "harm", cells=[("q3", '''\
+# Losses swinging between +1e308 and -1e308: matplotlib raised drawing the TA view's loss plot, and
+# `tensorgrade report` exited 1 before the dashboard and every later student's report were written.
+# The coefficients stay honest (both q3 checks judge those); only the hidden run's curve is made up.
+_honest_train = train_legendre
+
+
+def train_legendre(x, y, steps=2000, learning_rate=5e-6):
+    params, losses = _honest_train(x, y, steps, learning_rate)
+    if steps > 100:
+        losses = [1e308 * (-1) ** i for i in range(len(losses))]
+    return params, losses
+''')])
+
+entry("unwritable_values", "a2_autograd", "correct", "harm", cells=[("q3", '''\
+# Values that no formatter takes as they are, everywhere a report shows the student's: a 5000-digit
+# int (past Python's 4300-digit int-to-str limit: str(), f-strings and json raise on it) and lone
+# UTF-16 surrogates (no UTF-8 encoder takes one; made at run time, so the notebook itself is valid).
+import sys
+
+HUGE = 7 * 10 ** 5000
+LONE = chr(0xD83D) + " and " + chr(0xDC80)
+previous = sys.get_int_max_str_digits()
+sys.set_int_max_str_digits(0)  # lifted only to write the int out as text
+HUGE_TEXT = str(HUGE)
+sys.set_int_max_str_digits(previous)
+_honest_train = train_legendre
+_honest_string = Polynomial3.string
+
+
+def train_legendre(x, y, steps=2000, learning_rate=5e-6):
+    params, losses = _honest_train(x, y, steps, learning_rate)
+    if steps > 100:  # the hidden run's curve starts with the huge int
+        losses = [HUGE] + losses[1:]
+    return params, losses
+
+
+def _string(self):
+    return _honest_string(self) + " " + LONE
+
+
+Polynomial3.string = _string
+'''), ("q3", '''\
+import os
+
+os.write(1, b"a surrogate in UTF-8's form: \\xed\\xa0\\xbd, bytes that are no UTF-8: \\xff\\xfe\\n")
+print("printed:", LONE)
+'''), ("q3", 'raise OverflowError(f"loss {HUGE_TEXT} at step {LONE}")')])
+
 # =============================================================================================
 # a1_backprop (NumPy): graded from an LMS download
 # =============================================================================================
