@@ -173,12 +173,24 @@ def python_readable_by_a_student_uid() -> bool:
     return probe.returncode == 0
 
 
-def test_a_host_whose_python_the_student_cannot_read_records_errors_not_zeros(tmp_path):
+def broken_host_env(tmp_path: Path) -> dict:
+    """The environment of a host without bubblewrap whose Python the student uid cannot read; skips
+    where this host's Python is readable by other uids (the second half is not simulated)."""
     if os.geteuid() != 0:
         pytest.skip("student uids need a root grader")
     if python_readable_by_a_student_uid():
         pytest.skip(f"{sys.base_prefix} is readable by other uids here, so this host is not broken that way")
-    env = no_bwrap_env(tmp_path)
+    return no_bwrap_env(tmp_path)
+
+
+def summary_rows(stdout: str, *students: str) -> list[list[str]]:
+    """The batch summary's (student, score, status) cells of these students."""
+    return [[cell.strip() for cell in line.split("│")[1:4]] for line in stdout.splitlines()
+            if any(f"│ {student} " in line for student in students)]
+
+
+def test_a_host_whose_python_the_student_cannot_read_records_errors_not_zeros(tmp_path):
+    env = broken_host_env(tmp_path)
     folder = tmp_path / "submissions"
     folder.mkdir()
     nbformat.write(solution_with(None), folder / "alice.ipynb")
@@ -189,13 +201,48 @@ def test_a_host_whose_python_the_student_cannot_read_records_errors_not_zeros(tm
     assert result["status"] == "error" and result["score"] == 0, result
     assert "standard library" in result["error"] and "cannot be read" in result["error"], result
     assert "grading worker(s) replaced" in proc.stdout, proc.stdout  # the summary counts the restarts
-    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in proc.stdout.splitlines() if "│ alice" in line]
-    assert rows == [["alice", "–", "error"]], proc.stdout  # the summary's score: a dash, not 0/10
+    assert summary_rows(proc.stdout, "alice") == [["alice", "–", "error"]], proc.stdout  # a dash, not 0/10
     again = grade("grade", A2, folder, "--gradebook", database, "-j", "1", env=env)
     assert gradings(database) == 2, again.stdout  # an error is graded again, never skipped as unchanged
     doctor = subprocess.run([*TENSORGRADE, "doctor"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert doctor.returncode != 0
     assert "grading would not work" in doctor.stdout.lower() and "standard library" in doctor.stdout, doctor.stdout
+
+
+def test_on_that_host_a_reference_that_cannot_run_makes_each_submission_an_error(tmp_path):
+    """The checkout's a2 reference comes from its cache (solutions/a2_autograd/.cache), so the test
+    above never runs it; a copy of a2 without the cache must run the reference on the broken host,
+    where it cannot: each submission is a grader error, not a score, and not a stopped batch."""
+    env = broken_host_env(tmp_path)
+    course = tmp_path / "course"
+    for kind in ("assignments", "solutions"):
+        shutil.copytree(ROOT / kind / "a2_autograd", course / kind / "a2_autograd",
+                        ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+    cache = course / "solutions" / "a2_autograd" / ".cache"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for student in ("alice", "bob"):
+        nbformat.write(solution_with(None), folder / f"{student}.ipynb")
+    database = tmp_path / "grades.db"
+    # -j 2: the reference and its 4 known mistakes are run again for each submission, twice each on
+    # fresh workers that fail (30 workers in all); two at a time: 45-56 s here, 77 s at -j 1.
+    proc = grade("grade", course / "assignments" / "a2_autograd", folder, "--gradebook", database, "-j", "2", env=env)
+    # As for any grader error: recorded per submission, the batch completes, exit 0 (exit 2 is kept
+    # for a reference that runs but fails its own checks, or a preload this machine lacks).
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert not list(cache.glob("reference-*")), "the reference ran to the end: this host is not broken"
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT student, status, score, error, result_json FROM gradings ORDER BY student").fetchall()
+    assert [row[0] for row in rows] == ["alice", "bob"], rows
+    for student, status, score, error, data in rows:
+        assert status == "error" and score == 0, (student, status, score, error)
+        assert error.startswith("grader error (not the student's fault, regrade): "), error
+        assert "standard library" in error and "cannot be read" in error, error
+        result = json.loads(data)
+        assert result["checks"] == [] and result["cells"] == [], student  # nothing run, nothing judged
+    assert summary_rows(proc.stdout, "alice", "bob") == [["alice", "–", "error"], ["bob", "–", "error"]], proc.stdout
+    assert "2 submission(s): 2 error;" in " ".join(proc.stdout.split()), proc.stdout
 
 
 def test_doctor_grades_a_canary_on_a_healthy_host():
