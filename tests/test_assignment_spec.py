@@ -68,3 +68,33 @@ def test_the_fingerprint_covers_the_grader_code_that_runs_with_the_probes():
     assignment = load_assignment(ROOT / "assignments" / "a4_training", ROOT / "solutions" / "a4_training")
     names = {path.name for path in assignment._sources()}
     assert {"devicesim.py", "probing.py", "kernel.py", "transport.py", "probes.py", "solution.ipynb"} <= names
+
+
+def test_standard_probe_names_are_read_without_importing_the_probes():
+    """The grader's process checks probe names from the modules' source: importing the probes
+    loads torch there (150 MB and a second per batch, the bench's PSS regression of 12-03)."""
+    import subprocess
+    import sys
+
+    from tensorgrade.checking.inside.standard_probes import STANDARD_PROBES
+    from tensorgrade.course.assignment import standard_probe_names
+
+    assert standard_probe_names() == STANDARD_PROBES
+    code = ("import sys; from pathlib import Path; from tensorgrade.course.assignment import load_assignment; "
+            f"a = load_assignment(Path({str(ROOT / 'assignments' / 'a4_training')!r}), "
+            f"Path({str(ROOT / 'solutions' / 'a4_training')!r})); "
+            "assert a.implementations; print(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_standard_probe_name_needs_the_preamble_and_an_unknown_one_is_not_defined(tmp_path):
+    copy = _broken_copy(tmp_path, lambda s: None)
+    probes = copy / "probes.py"
+    source = probes.read_text()
+    from tensorgrade.course.assignment import PROBES_PREAMBLE
+
+    assert PROBES_PREAMBLE.strip() in source.splitlines()
+    probes.write_text(source.replace(PROBES_PREAMBLE.strip(), "# no preamble"))
+    with pytest.raises(SpecError, match=r"probe `probe_\w+` used by q\d\.\w+ is not defined"):
+        load_assignment(copy, solutions_dir=ROOT / "solutions" / "a2_autograd")

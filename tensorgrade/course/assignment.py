@@ -20,6 +20,8 @@ from it by `tensorgrade build` (a test proves they are up to date).
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib.util
 import re
@@ -343,10 +345,37 @@ def _explanation(source: str) -> str:
     return " ".join(lines).strip()
 
 
-def _defines_probe(probe_source: str, name: str) -> bool:
-    from tensorgrade.checking.inside.standard_probes import STANDARD_PROBES
+INSIDE_DIR = Path(__file__).resolve().parent.parent / "checking" / "inside"
 
-    if name in STANDARD_PROBES and PROBES_PREAMBLE.strip() in probe_source.splitlines():
+
+@functools.cache
+def standard_probe_names() -> frozenset[str]:
+    """checking/inside/standard_probes.STANDARD_PROBES, read from the modules' source: importing them
+    loads torch into the grader's own process (150 MB of PSS and a second of CPU per batch), which
+    only needs the names. tests/test_assignment_spec.py holds it equal to the imported set."""
+    return frozenset(_exported_probes("standard_probes"))
+
+
+def _exported_probes(module: str) -> set[str]:
+    """The `probe_*` names that `from tensorgrade.checking.inside.<module> import *` gives: those of a
+    literal __all__, else the module's own and those it star-imports from its siblings."""
+    tree = ast.parse((INSIDE_DIR / f"{module}.py").read_text())
+    names: set[str] = set()
+    listed: set[str] | None = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("probe_"):
+            names.add(node.name)
+        elif (isinstance(node, ast.ImportFrom) and node.module and any(a.name == "*" for a in node.names)
+              and node.module.startswith("tensorgrade.checking.inside.")):
+            names |= _exported_probes(node.module.rsplit(".", 1)[1])
+        elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+              and isinstance(node.value, (ast.List, ast.Tuple))):
+            listed = set(ast.literal_eval(node.value))
+    return names if listed is None else {n for n in listed if n.startswith("probe_")}
+
+
+def _defines_probe(probe_source: str, name: str) -> bool:
+    if name in standard_probe_names() and PROBES_PREAMBLE.strip() in probe_source.splitlines():
         return True
     return re.search(rf"^def {re.escape(name)}\(", probe_source, re.MULTILINE) is not None
 
