@@ -47,3 +47,16 @@ def test_malformed_or_dangerous_data_is_rejected(text, problem):
 def test_size_cap():
     with pytest.raises(TransportError, match="cap"):
         transport.loads("[" + "1," * 100 + "1]", max_bytes=50)
+
+
+def test_an_int_past_pythons_digit_limit_is_refused_even_where_the_notebook_lifted_the_limit():
+    import sys
+
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # what a notebook may do: json.dumps would then write the int out
+    try:
+        assert transport.loads(transport.dumps([-(10 ** 4300 - 1)])) == [-(10 ** 4300 - 1)]
+        with pytest.raises(TransportError, match=r"Exceeds the limit \(4300 digits\).*about 5,001 digits"):
+            transport.dumps({"losses": [7 * 10 ** 5000]})
+    finally:
+        sys.set_int_max_str_digits(previous)

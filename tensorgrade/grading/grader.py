@@ -21,7 +21,7 @@ from tensorgrade.course.assignment import Assignment, CheckSpec
 from tensorgrade.checking.checks import draw_inputs
 from tensorgrade.sandbox.host.jobs import ExecutionRecord, ExecutionSettings, Job, ProbeRecord, ProbeRequest
 from tensorgrade.sandbox.host.workers import ExecutionError, WorkerPool
-from tensorgrade.sandbox.protocol import GRADER_CALL_PREFIX
+from tensorgrade.sandbox.protocol import GRADER_CALL_PREFIX, UNSENDABLE_PREFIX
 from tensorgrade.checking.outside.judging import JudgeCase, Verdict
 from tensorgrade.checking.vocabulary_manual import AWAITING, is_manual, left_blank
 from tensorgrade.submission.notebooks import (InvalidNotebook, LockedCell, from_this_release, identity_findings, locked_cells,
@@ -144,6 +144,7 @@ class Grader:
         self.inputs = draw_all_inputs(assignment, seed)
         self.use_cache = use_cache
         self._reference = reference
+        self._reference_failure: ExecutionError | None = None
         self._reference_lock = threading.Lock()
         # Given code as released: a changed copy in a submission is reported and replaced by this.
         if locked is None:
@@ -153,8 +154,17 @@ class Grader:
     @property
     def reference(self) -> ReferenceOutputs:
         with self._reference_lock:
+            # A reference the grader's side could not run (pool.run has already retried it on a fresh
+            # worker) stays failed for this grader: every submission is that error at once, instead of
+            # each paying the reference's and every mistake's failing runs again.
+            if self._reference_failure is not None:
+                raise ExecutionError(str(self._reference_failure))
             if self._reference is None:
-                self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
+                try:
+                    self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
+                except ExecutionError as exc:
+                    self._reference_failure = ExecutionError(f"the reference solution could not run: {exc}")
+                    raise self._reference_failure from None
             return self._reference
 
     def close(self) -> None:
@@ -274,6 +284,8 @@ def judge_probe(assignment: Assignment, spec: CheckSpec, probe: ProbeRecord, ref
     if probe.status == "error":
         frames = student_frames(error)
         place = f" ({frames[-1][0]})" if frames else ""  # where it raised: the innermost of the student's frames
+        if error.startswith(UNSENDABLE_PREFIX):
+            return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
         if lines and lines[0].startswith(GRADER_CALL_PREFIX):
             call = lines[0][len(GRADER_CALL_PREFIX):]
             entered = _function_named(frames[0][1]) if frames else None  # what the grader's call reached first

@@ -52,6 +52,9 @@ CELL_OUTCOMES = frozenset(get_args(CellOutcome))
 # The first line of an error whose traceback runs through the grader's check code: which call the
 # grader made (the judge then says "the grader called ...", not "your code raised").
 GRADER_CALL_PREFIX = "The grader's check called "
+# How a probe's error begins when its result could not cross the boundary (an unsendable value):
+# the kernel's sentence, said as it is, not as something the student's code raised.
+UNSENDABLE_PREFIX = "the result could not be sent to the grader: "
 
 
 class ProtocolViolation(ValueError):

@@ -33,6 +33,13 @@ _TAG_FLOAT = "__float__"
 _TAG_OBJECT = "__object__"
 
 
+# Python's own default limit on int <-> str conversion. The kernel refuses longer ints itself: a
+# notebook that lifts the limit (sys.set_int_max_str_digits(0)) would otherwise send JSON the
+# supervisor cannot read, which reads as tampering with the channel instead of one unsendable value.
+INT_DIGITS_LIMIT = 4300
+_INT_LIMIT = 10 ** INT_DIGITS_LIMIT
+
+
 class TransportError(ValueError):
     """Data that is not in the boundary format (malformed, oversized or of a forbidden kind)."""
 
@@ -56,7 +63,10 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if value is None or kind is bool or kind is str:
         return value
     if kind is int:
-        return value
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return value
+        raise TransportError(f"Exceeds the limit ({INT_DIGITS_LIMIT} digits) of an integer the grader receives: "
+                             f"an integer of about {int(value.bit_length() * 0.30103):,} digits")
     if kind is float:
         return _encode_float(value)
     if kind in (list, tuple):

@@ -1061,6 +1061,24 @@ os.write(1, b"a surrogate in UTF-8's form: \\xed\\xa0\\xbd, bytes that are no UT
 print("printed:", LONE)
 '''), ("q3", 'raise OverflowError(f"loss {HUGE_TEXT} at step {LONE}")')])
 
+entry("int_limit_lifted", "a2_autograd", "correct", "harm", cells=[("q3", '''\
+# Python's int-to-str limit lifted for good: the kernel's JSON encoder then wrote a 5000-digit int
+# that the supervisor could not read, and the whole submission was taken for tampering with the
+# grader's channel (0/10). Now the one value is unsendable: that check errs, the rest are graded.
+import sys
+
+sys.set_int_max_str_digits(0)
+HUGE = 7 * 10 ** 5000
+_honest_train = train_legendre
+
+
+def train_legendre(x, y, steps=2000, learning_rate=5e-6):
+    params, losses = _honest_train(x, y, steps, learning_rate)
+    if steps > 100:  # the hidden run's curve starts with the huge int
+        losses = [HUGE] + losses[1:]
+    return params, losses
+''')])
+
 # =============================================================================================
 # a1_backprop (NumPy): graded from an LMS download
 # =============================================================================================

@@ -321,7 +321,7 @@ class StudentSession:
                                                     seconds=seconds))
             except (transport.TransportError, TypeError, ValueError) as exc:
                 self.channel.send(protocol.ProbeEnd(check=call.check, status="error", seconds=seconds,
-                                                    error=f"the result could not be sent to the grader: {exc}"))
+                                                    error=f"{protocol.UNSENDABLE_PREFIX}{exc}"))
 
 
 def _load_probe_module(name: str, source: str) -> types.ModuleType:
