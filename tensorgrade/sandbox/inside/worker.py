@@ -27,6 +27,9 @@ from tensorgrade.sandbox import protocol
 from tensorgrade.sandbox.inside import cleanroom, confinement
 from tensorgrade.sandbox.inside.records import JobState
 from tensorgrade.sandbox.inside.supervisor import RESTART, Supervisor, WorkerConfig
+# Supervisor.run imports it (the two import each other); imported here, before any fork, so that
+# each submission's supervisor does not compile it again (no bytecode is written: 4 ms, 600 page faults)
+from tensorgrade.sandbox.inside import watch  # noqa: F401
 from tensorgrade.sandbox.inside.warmup import PreloadError, warm_up
 
 
