@@ -20,7 +20,7 @@ from tensorgrade.sandbox import transport
 from tensorgrade.course.assignment import Assignment, CheckSpec
 from tensorgrade.checking.checks import draw_inputs
 from tensorgrade.sandbox.host.jobs import ExecutionRecord, ExecutionSettings, Job, ProbeRecord, ProbeRequest
-from tensorgrade.sandbox.host.workers import ExecutionError, WorkerPool
+from tensorgrade.sandbox.host.workers import ExecutionError, GraderEnvironmentError, WorkerPool
 from tensorgrade.sandbox.protocol import GRADER_CALL_PREFIX, UNSENDABLE_PREFIX
 from tensorgrade.checking.outside.judging import JudgeCase, Verdict
 from tensorgrade.checking.vocabulary_manual import AWAITING, is_manual, left_blank
@@ -158,10 +158,14 @@ class Grader:
             # worker) stays failed for this grader: every submission is that error at once, instead of
             # each paying the reference's and every mistake's failing runs again.
             if self._reference_failure is not None:
-                raise ExecutionError(str(self._reference_failure))
+                failure = self._reference_failure
+                raise type(failure)(str(failure))  # of its class: a missing preload stops a batch (exit 2)
             if self._reference is None:
                 try:
                     self._reference = reference_outputs(self.assignment, self.pool, self.inputs, self.use_cache)
+                except GraderEnvironmentError as exc:  # its own message names the missing module
+                    self._reference_failure = exc
+                    raise
                 except ExecutionError as exc:
                     self._reference_failure = ExecutionError(f"the reference solution could not run: {exc}")
                     raise self._reference_failure from None
