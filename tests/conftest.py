@@ -1,6 +1,7 @@
 """Shared fixtures: real assignments, real sandboxes, notebooks built the way students write them."""
 
 import os
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -27,6 +28,43 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbformat.write(nb, path)
     return path
+
+
+# A module no grading machine has: an assignment that preloads it makes every grading a grader error.
+MISSING_MODULE = "tensorgrade_test_module_that_is_not_installed"
+
+
+def double_assignment(root: Path, preload: list[str]) -> Path:
+    """assignments/env_check under `root` (its solutions beside): one check worth 1 point on
+    `double(3)`, whose workers preload `preload` (with MISSING_MODULE: a grader error every time)."""
+    folder = root / "assignments" / "env_check"
+    solutions = root / "solutions" / "env_check"
+    folder.mkdir(parents=True)
+    solutions.mkdir(parents=True)
+    (folder / "assignment.yaml").write_text(textwrap.dedent(f"""\
+        id: env_check
+        title: "double"
+        version: "1.0"
+        worker:
+          preload: [{", ".join(preload)}]
+        questions:
+          - {{id: q1, title: "double", points: 1}}
+        checks:
+          - {{id: q1.double, question: q1, points: 1, visibility: public}}
+        """))
+    (folder / "checks.py").write_text(textwrap.dedent("""\
+        from tensorgrade.checking.checks import Check
+        from tensorgrade.checking.outside.judging import compare, passed
+
+        def judge(case):
+            return compare(case.student, case.reference, name="double(3)") or passed("ok")
+
+        CHECKS = [Check("q1.double", probe="double", judge=judge)]
+        """))
+    (folder / "probes.py").write_text("def double(ns, inputs):\n    return ns['double'](3)\n")
+    (solutions / "secret.yaml").write_text("seed: 1\n")
+    write_notebook(solutions / "solution.ipynb", ["def double(x):\n    return 2 * x"])
+    return folder
 
 
 def student_processes() -> list[int]:

@@ -135,7 +135,7 @@ def test_workers_retired_on_a_dask_worker_are_counted_in_the_batch_summary(tmp_p
     import subprocess
     import sys
 
-    from test_worker_retirement import plant, sandboxed_below
+    from test_worker_retirement import plant, sandboxed_below, skip_without_immutable_files
 
     if os.geteuid() != 0 or shutil.which("chattr") is None:
         pytest.skip("reaching into a sandbox through /proc/<pid>/root and chattr +i need root and chattr")
@@ -158,13 +158,7 @@ def test_workers_retired_on_a_dask_worker_are_counted_in_the_batch_summary(tmp_p
         with distributed.Client(cluster.address) as client:
             [pid] = client.run(os.getpid).values()
         root = sandboxed_below(pid)
-        probe = root / "dev" / "shm" / "chattr-probe"
-        probe.write_text("x")
-        supported = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True)
-        subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
-        probe.unlink()
-        if supported.returncode != 0:
-            pytest.skip(f"this kernel's tmpfs has no immutable files: {supported.stderr.strip()}")
+        skip_without_immutable_files(root / "dev" / "shm")
         plant(root / "dev" / "shm")
         second = batch("dirty")
         assert "1 grading worker(s) replaced" in second.stdout, second.stdout[-1500:]

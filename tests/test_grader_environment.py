@@ -4,7 +4,6 @@ failing the student; tried for real with an assignment whose preload is not inst
 
 import subprocess
 import sys
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -14,42 +13,12 @@ import pytest
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.sandbox.host.preload import install_hint
 from tensorgrade.grading.grader import Grader
-from conftest import ROOT, student_processes, write_notebook
-
-MISSING = "tensorgrade_test_module_that_is_not_installed"
-
+from conftest import MISSING_MODULE as MISSING, ROOT, double_assignment, student_processes, write_notebook
 
 @pytest.fixture
 def assignment_dir(tmp_path) -> Path:
     """A small, valid assignment whose workers preload a module this machine does not have."""
-    folder = tmp_path / "assignments" / "env_check"
-    solutions = tmp_path / "solutions" / "env_check"
-    folder.mkdir(parents=True)
-    solutions.mkdir(parents=True)
-    (folder / "assignment.yaml").write_text(textwrap.dedent(f"""\
-        id: env_check
-        title: "needs a module this machine lacks"
-        version: "1.0"
-        worker:
-          preload: [numpy, {MISSING}]
-        questions:
-          - {{id: q1, title: "double", points: 1}}
-        checks:
-          - {{id: q1.double, question: q1, points: 1, visibility: public}}
-        """))
-    (folder / "checks.py").write_text(textwrap.dedent("""\
-        from tensorgrade.checking.checks import Check
-        from tensorgrade.checking.outside.judging import compare, passed
-
-        def judge(case):
-            return compare(case.student, case.reference, name="double(3)") or passed("ok")
-
-        CHECKS = [Check("q1.double", probe="double", judge=judge)]
-        """))
-    (folder / "probes.py").write_text("def double(ns, inputs):\n    return ns['double'](3)\n")
-    (solutions / "secret.yaml").write_text("seed: 1\n")
-    write_notebook(solutions / "solution.ipynb", ["def double(x):\n    return 2 * x"])
-    return folder
+    return double_assignment(tmp_path, ["numpy", MISSING])
 
 
 def test_missing_preload_is_a_grader_error_naming_the_module_not_a_failed_student(assignment_dir, tmp_path):

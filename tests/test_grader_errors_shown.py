@@ -16,54 +16,19 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from html import unescape
 from pathlib import Path
 
 import pytest
 
-from conftest import write_notebook
+from conftest import MISSING_MODULE as MISSING, double_assignment, write_notebook
 from tensorgrade.classroom.gradebook import Gradebook
 from tensorgrade.course.assignment import load_assignment
 from tensorgrade.grading.grader import Grader
 from tensorgrade.safe_text import file_name
 
-MISSING = "tensorgrade_test_module_that_is_not_installed"
 CORRECT = ["def double(x):\n    return 2 * x"]
 WRONG = ["def double(x):\n    return 3 * x"]
-
-
-def tiny_assignment(root: Path, preload: list[str]) -> Path:
-    """assignments/env_check under `root` (its solutions beside), one check worth 1 point, whose
-    workers preload `preload`: with a module this machine lacks, every grading is a grader error."""
-    folder = root / "assignments" / "env_check"
-    solutions = root / "solutions" / "env_check"
-    folder.mkdir(parents=True)
-    solutions.mkdir(parents=True)
-    (folder / "assignment.yaml").write_text(textwrap.dedent(f"""\
-        id: env_check
-        title: "double"
-        version: "1.0"
-        worker:
-          preload: [{", ".join(preload)}]
-        questions:
-          - {{id: q1, title: "double", points: 1}}
-        checks:
-          - {{id: q1.double, question: q1, points: 1, visibility: public}}
-        """))
-    (folder / "checks.py").write_text(textwrap.dedent("""\
-        from tensorgrade.checking.checks import Check
-        from tensorgrade.checking.outside.judging import compare, passed
-
-        def judge(case):
-            return compare(case.student, case.reference, name="double(3)") or passed("ok")
-
-        CHECKS = [Check("q1.double", probe="double", judge=judge)]
-        """))
-    (folder / "probes.py").write_text("def double(ns, inputs):\n    return ns['double'](3)\n")
-    (solutions / "secret.yaml").write_text("seed: 1\n")
-    write_notebook(solutions / "solution.ipynb", CORRECT)
-    return folder
 
 
 def cli(*args, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -75,8 +40,8 @@ def cli(*args, timeout: float = 600, env: dict | None = None) -> subprocess.Comp
 def graded(tmp_path_factory) -> dict:
     """The gradebook of the three, each result recorded as `run_batch` records it."""
     root = tmp_path_factory.mktemp("grader-errors")
-    healthy = tiny_assignment(root / "healthy", ["numpy"])
-    broken = tiny_assignment(root / "broken", ["numpy", MISSING])
+    healthy = double_assignment(root / "healthy", ["numpy"])
+    broken = double_assignment(root / "broken", ["numpy", MISSING])
     files = {"alice": write_notebook(root / "alice.ipynb", CORRECT), "bob": write_notebook(root / "bob.ipynb", WRONG),
              "carol": write_notebook(root / "carol.ipynb", CORRECT)}
     results = {}

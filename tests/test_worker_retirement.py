@@ -88,6 +88,17 @@ def plant(folder: Path) -> Path:
     return target
 
 
+def skip_without_immutable_files(folder: Path) -> None:
+    """Skip the test where `folder`'s filesystem (a sandbox's tmpfs) cannot make a file immutable."""
+    probe = folder / "chattr-probe"
+    probe.write_text("x")
+    supported = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True)
+    subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
+    probe.unlink()
+    if supported.returncode != 0:
+        pytest.skip(f"this kernel's tmpfs has no immutable files: {supported.stderr.strip()}")
+
+
 def notebook(path: Path, extra: str | None = None) -> Path:
     nb = nbformat.read(SOLUTION, as_version=4)
     if extra:
@@ -111,13 +122,7 @@ def grader():
             pytest.skip("bubblewrap is not available: no private /tmp and /dev/shm to reach into")
         grader.reference  # from the cache or computed now, before the test counts restarts
         grader.pool.start()
-        probe = sandboxed_worker(grader.pool.workers[0]) / "dev" / "shm" / "chattr-probe"
-        probe.write_text("x")
-        supported = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True)
-        subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
-        probe.unlink()
-        if supported.returncode != 0:
-            pytest.skip(f"this kernel's tmpfs has no immutable files: {supported.stderr.strip()}")
+        skip_without_immutable_files(sandboxed_worker(grader.pool.workers[0]) / "dev" / "shm")
         yield grader
 
 

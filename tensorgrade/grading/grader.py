@@ -285,11 +285,11 @@ def judge_probe(assignment: Assignment, spec: CheckSpec, probe: ProbeRecord, ref
         return CheckResult(**base, points=0.0, status="error", diagnosis="not-implemented",
                            message="not implemented yet: the function still raises NotImplementedError "
                                    "(the template's stub); replace the stub with your code")
+    if probe.status == "error" and error.startswith(UNSENDABLE_PREFIX):  # the kernel's sentence, as it is
+        return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
     if probe.status == "error":
         frames = student_frames(error)
         place = f" ({frames[-1][0]})" if frames else ""  # where it raised: the innermost of the student's frames
-        if error.startswith(UNSENDABLE_PREFIX):
-            return CheckResult(**base, points=0.0, status="error", message=error, diagnosis=None)
         if lines and lines[0].startswith(GRADER_CALL_PREFIX):
             call = lines[0][len(GRADER_CALL_PREFIX):]
             entered = _function_named(frames[0][1]) if frames else None  # what the grader's call reached first

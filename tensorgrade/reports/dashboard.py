@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.diagnoses import explain
-from tensorgrade.reports.formatting import format_points
+from tensorgrade.reports.formatting import format_points, score_class, shown_score
 from tensorgrade.reports.plots import histogram_plot
 from tensorgrade.reports.render import environment, failure_page, render_view, write_text
 from tensorgrade.reports.paths import class_root
@@ -98,12 +98,11 @@ def dashboard_view(entries: list[tuple[str, SubmissionResult]], assignment=None,
     for student, result in entries:
         diagnoses = sorted({c.diagnosis for c in result.checks if c.status != "passed" and c.diagnosis})
         percent = 100.0 * result.score / result.max_score if result.max_score else 0.0
-        # A grader error has no score: a dash beside its "error" chip, never 0 (the class's mean,
-        # median, histogram and per-check rates count graded submissions only).
-        shown = "–" if result.status == "error" else format_points(result.score)
-        students.append({"student": student, "status": result.status, "score": shown,
+        # A grader error: a dash beside its "error" chip (the class's mean, median, histogram and
+        # per-check rates count graded submissions only).
+        students.append({"student": student, "status": result.status, "score": shown_score(result),
                          "max": format_points(result.max_score), "percent": round(percent),
-                         "grade_class": "full" if percent >= 99.99 else ("good" if percent >= 60 else "low"),
+                         "grade_class": score_class(result, percent),
                          "diagnoses": diagnoses, "integrity": len(result.integrity),
                          "failure": crashed[student],
                          "overridden": [c.id for c in result.checks if _overridden(c)],

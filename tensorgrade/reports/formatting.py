@@ -54,6 +54,19 @@ def format_points(value: float) -> str:
     return f"{round(value, 4):g}"
 
 
+def shown_score(result) -> str:
+    """A result's score as people read it: a grader error has none yet (not the student's fault; it
+    is regraded), so a dash, never 0, which is what a poisoned worker looked like."""
+    return "–" if result.status == "error" else format_points(result.score)
+
+
+def score_class(result, percent: float) -> str:
+    """The style of a score: error, full marks, good (60% or more) or low."""
+    if result.status == "error":
+        return "error"
+    return "full" if percent >= 99.99 else ("good" if percent >= 60 else "low")
+
+
 def safe_name(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "student"
     return cleaned[:120]

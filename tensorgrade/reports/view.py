@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tensorgrade.grading.results import CheckResult, SubmissionResult
 from tensorgrade.reports.diagnoses import explain
-from tensorgrade.reports.formatting import format_points, format_value
+from tensorgrade.reports.formatting import format_points, format_value, score_class, shown_score
 from tensorgrade.reports.paths import for_student
 from tensorgrade.reports.plots import curve_summary, loss_curve_plot
 from tensorgrade.safe_text import for_terminal
@@ -384,11 +384,8 @@ def report_view(result: SubmissionResult, assignment=None, *, ta: bool = False, 
         "version": result.version,
         "status": result.status,
         "error": result.error if result.status != "graded" else None,
-        # A grader error has no score yet (not the student's fault; it is regraded): a dash, never 0.
-        "score": "–" if result.status == "error" else format_points(result.score),
-        "max_score": format_points(max_score), "percent": round(percent),
-        "grade_class": "error" if result.status == "error" else (
-            "full" if percent >= 99.99 else ("good" if percent >= 60 else "low")),
+        "score": shown_score(result), "max_score": format_points(max_score), "percent": round(percent),
+        "grade_class": score_class(result, percent),
         "questions": questions,
         "diagnoses": list(diagnoses.values()),
         "failures": failures,
