@@ -310,10 +310,10 @@ def test_gradescope_autograder_writes_no_results_for_a_grader_error(tmp_path):
     """A grader error on Gradescope is its "autograder failed" state (no results.json: Gradescope's
     troubleshooting page), recorded as an autograder error, not the student's: never 0 points.
     Real: the zip of an assignment whose preload this machine lacks, run like Gradescope runs it."""
-    from conftest import write_notebook
-    from test_grader_errors_shown import CORRECT, MISSING, tiny_assignment
+    from conftest import MISSING_MODULE as MISSING, double_assignment, write_notebook
+    from test_grader_errors_shown import CORRECT
 
-    broken = tiny_assignment(tmp_path / "course", ["numpy", MISSING])
+    broken = double_assignment(tmp_path / "course", ["numpy", MISSING])
     archive = tmp_path / "autograder.zip"
     proc = cli("gradescope", str(broken), "--out", str(archive))
     assert proc.returncode == 0, proc.stdout + proc.stderr
